@@ -1,0 +1,38 @@
+package main
+
+import (
+	_ "github.com/coder/websocket"
+	_ "github.com/glebarez/sqlite"
+	_ "github.com/go-chi/chi/v5"
+	_ "github.com/go-chi/chi/v5/middleware"
+	_ "github.com/google/go-containerregistry/pkg/name"
+	_ "github.com/google/go-containerregistry/pkg/v1/empty"
+	_ "github.com/google/go-containerregistry/pkg/v1/mutate"
+	_ "github.com/google/go-containerregistry/pkg/v1/remote"
+	_ "github.com/google/go-containerregistry/pkg/v1/tarball"
+	_ "github.com/google/go-containerregistry/pkg/registry"
+	_ "github.com/google/go-containerregistry/pkg/crane"
+	_ "github.com/google/uuid"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/prometheus/client_golang/prometheus/promhttp"
+	_ "go.temporal.io/sdk/client"
+	_ "go.temporal.io/sdk/mocks"
+	_ "go.temporal.io/sdk/testsuite"
+	_ "go.temporal.io/sdk/worker"
+	_ "go.temporal.io/sdk/workflow"
+	_ "go.temporal.io/sdk/temporal"
+	_ "go.temporal.io/sdk/activity"
+	_ "go.temporal.io/sdk/log"
+	_ "gorm.io/driver/mysql"
+	_ "gorm.io/gorm"
+	_ "k8s.io/client-go/kubernetes"
+	_ "k8s.io/client-go/kubernetes/fake"
+	_ "k8s.io/client-go/tools/clientcmd"
+	_ "k8s.io/client-go/informers"
+	_ "k8s.io/client-go/rest"
+	_ "k8s.io/client-go/applyconfigurations/apps/v1"
+	_ "k8s.io/apimachinery/pkg/util/validation"
+	_ "github.com/stretchr/testify/require"
+)
+
+func main() {}

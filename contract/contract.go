@@ -1,0 +1,151 @@
+// Package contract holds the names and the input/result types that the API and the workers share, so that
+// the API starts workflows by name and never imports the activities or the workflows' implementation.
+// It is a leaf: it imports nothing of the project.
+package contract
+
+import "time"
+
+// Version is the build's version, set with -ldflags at build time.
+var Version = "dev"
+
+// Task queues.
+const (
+	// TaskQueueOperations carries lifecycle workflows (deploy, upgrade, rollback, scale, ...) and their activities.
+	TaskQueueOperations = "rainflow-operations"
+	// TaskQueueBuilds carries build workflows, so heavy builds scale apart from deploys.
+	TaskQueueBuilds = "rainflow-builds"
+)
+
+// Workflow type names, as registered by the worker and started by the API.
+const (
+	WorkflowDeploy = "Deploy"
+)
+
+// Query names.
+const (
+	// QueryProgress answers with an OperationProgress.
+	QueryProgress = "progress"
+)
+
+// Search attributes the workflows carry, registered on the namespace by temporal-config, so that an
+// operation is found in the Temporal Web UI by tenant, app, component and operation kind.
+const (
+	SearchAttributeTenant    = "RainflowTenant"
+	SearchAttributeApp       = "RainflowApp"
+	SearchAttributeComponent = "RainflowComponent"
+	SearchAttributeOperation = "RainflowOperation"
+)
+
+// OperationKind names what an operation does.
+type OperationKind string
+
+const (
+	OperationDeploy OperationKind = "deploy"
+)
+
+// Labels and the field manager the rendered objects carry.
+const (
+	FieldManager = "rainflow"
+
+	LabelTenant    = "rainflow.io/tenant"
+	LabelApp       = "rainflow.io/app"
+	LabelComponent = "rainflow.io/component"
+	LabelRelease   = "rainflow.io/release"
+)
+
+// ComponentWorkflowID is the workflow id every operation on one component runs under. Temporal allows one
+// running workflow per id, so a second operation on a busy component is refused at start (the API answers
+// 409 with the running operation) instead of racing it; each operation is one run of this id.
+func ComponentWorkflowID(ref ComponentRef) string {
+	return "rainflow/" + ref.Tenant + "/" + ref.App + "/" + ref.Component
+}
+
+// Port is one port a component listens on.
+type Port struct {
+	Name     string `json:"name"`
+	Port     int32  `json:"port"`
+	Protocol string `json:"protocol"` // TCP or UDP
+}
+
+// Probe is an HTTP GET or TCP readiness/liveness check.
+type Probe struct {
+	HTTPPath         string `json:"httpPath,omitempty"` // HTTP GET when set, TCP connect otherwise
+	Port             int32  `json:"port"`
+	PeriodSeconds    int32  `json:"periodSeconds,omitempty"`
+	FailureThreshold int32  `json:"failureThreshold,omitempty"`
+}
+
+// EnvVar is one plain environment variable.
+type EnvVar struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Resources are the CPU and memory a container requests and may use, in Kubernetes quantity notation.
+type Resources struct {
+	CPURequest    string `json:"cpuRequest,omitempty"`
+	CPULimit      string `json:"cpuLimit,omitempty"`
+	MemoryRequest string `json:"memoryRequest,omitempty"`
+	MemoryLimit   string `json:"memoryLimit,omitempty"`
+}
+
+// ComponentSpec is the desired state of a component, as the API validated and stored it.
+type ComponentSpec struct {
+	Image        string            `json:"image"` // repository[:tag] or repository@digest in a registry
+	Replicas     int32             `json:"replicas"`
+	Ports        []Port            `json:"ports,omitempty"`
+	Env          []EnvVar          `json:"env,omitempty"`
+	Command      []string          `json:"command,omitempty"`
+	Args         []string          `json:"args,omitempty"`
+	Resources    Resources         `json:"resources,omitempty"`
+	Readiness    *Probe            `json:"readiness,omitempty"`
+	Liveness     *Probe            `json:"liveness,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+}
+
+// ComponentRef names a component the way every layer names it.
+type ComponentRef struct {
+	Tenant    string `json:"tenant"` // also the Kubernetes namespace
+	App       string `json:"app"`
+	Component string `json:"component"`
+}
+
+// DeployInput starts a Deploy workflow: roll the component out to Spec.
+type DeployInput struct {
+	OperationID string        `json:"operationId"`
+	Ref         ComponentRef  `json:"ref"`
+	ComponentID string        `json:"componentId"` // the store's id, for recording the release
+	Spec        ComponentSpec `json:"spec"`
+	RequestedBy string        `json:"requestedBy,omitempty"`
+}
+
+// DeployResult is what a finished Deploy reports.
+type DeployResult struct {
+	ReleaseID   string `json:"releaseId"`
+	ImageDigest string `json:"imageDigest"` // the image the release runs, repository@sha256:...
+	Workload    string `json:"workload"`    // Deployment name
+}
+
+// Step states.
+const (
+	StepPending   = "pending"
+	StepRunning   = "running"
+	StepSucceeded = "succeeded"
+	StepFailed    = "failed"
+)
+
+// Step is one step of an operation, as the progress query reports it.
+type Step struct {
+	Name     string     `json:"name"`
+	State    string     `json:"state"`
+	Started  *time.Time `json:"started,omitempty"`
+	Finished *time.Time `json:"finished,omitempty"`
+	Detail   string     `json:"detail,omitempty"`
+	Error    string     `json:"error,omitempty"`
+}
+
+// OperationProgress is the answer of QueryProgress.
+type OperationProgress struct {
+	Kind  OperationKind `json:"kind"`
+	Steps []Step        `json:"steps"`
+}

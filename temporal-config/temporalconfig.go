@@ -1,0 +1,99 @@
+// Package temporalconfig holds how Rainflow sets up Temporal: the dev server's flags for the embedded
+// default, and the namespace and search attributes every Temporal that runs Rainflow needs.
+package temporalconfig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/rainflow/rainflow/contract"
+)
+
+// SearchAttributes are the custom search attributes Rainflow's workflows carry.
+var SearchAttributes = map[string]enums.IndexedValueType{
+	contract.SearchAttributeTenant:    enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttributeApp:       enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttributeComponent: enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttributeOperation: enums.INDEXED_VALUE_TYPE_KEYWORD,
+}
+
+// DevServer describes one Temporal dev server of the embedded default.
+type DevServer struct {
+	DBFile    string // persisted state; empty keeps it in memory
+	IP        string
+	Port      int
+	UIPort    int
+	Namespace string
+	LogLevel  string
+}
+
+// Args are the `temporal server start-dev` arguments for s. Without
+// history.transferProcessorMaxPollRPS raised, every task hand-off on the one-shard dev server waits ~45 ms.
+func (s DevServer) Args() []string {
+	args := []string{"server", "start-dev",
+		"--ip", s.IP,
+		"--port", fmt.Sprint(s.Port),
+		"--ui-port", fmt.Sprint(s.UIPort),
+		"--namespace", s.Namespace,
+		"--log-level", s.LogLevel,
+		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100000",
+		"--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+	}
+	if s.DBFile != "" {
+		args = append(args, "--db-filename", s.DBFile)
+	}
+	if s.LogLevel == "" {
+		args[len(args)-1] = "warn"
+	}
+	return args
+}
+
+// Setup makes sure namespace exists (with retention) and carries Rainflow's search attributes. It is
+// idempotent and works against any Temporal, the dev server included.
+func Setup(ctx context.Context, c client.Client, namespace string) error {
+	_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	var notFound *serviceerror.NamespaceNotFound
+	if errors.As(err, &notFound) {
+		_, err = c.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace:                        namespace,
+			WorkflowExecutionRetentionPeriod: durationpb.New(30 * 24 * time.Hour),
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("register namespace %s: %w", namespace, err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("describe namespace %s: %w", namespace, err)
+	}
+
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enums.IndexedValueType{}
+	for name, typ := range SearchAttributes {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+		Namespace: namespace, SearchAttributes: missing,
+	})
+	var exists *serviceerror.AlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("add search attributes: %w", err)
+	}
+	return nil
+}
