@@ -54,3 +54,29 @@ $(STATE)/kwok-stages.yaml: tools/kwok/go.mod
 	  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
 	           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do \
 	    echo "---"; cat "$$d/kustomize/stage/$$f"; done > $@.tmp && mv $@.tmp $@
+
+## run: the whole platform on its embedded defaults (Ctrl-C stops everything it started)
+run: deps tools build
+	$(BIN)/rainflow dev --state $(STATE)
+
+## test: every tier but benchmarks: unit and replay tests, then the integration and end-to-end tests
+## against the real stack (Temporal dev server, local Kubernetes with a real node, registry, MariaDB)
+test: deps tools vet test-unit test-integration
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)
+
+test-integration:
+	$(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|tests:|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+
+## bench: benchmarks (not part of make test)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## clean-state: stop nothing, remove the local stack's data (keeps the built tools)
+clean-state:
+	rm -rf $(STATE)/test $(STATE)/cluster $(STATE)/node $(STATE)/temporal* $(STATE)/registry $(STATE)/rainflow.db*

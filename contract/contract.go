@@ -101,6 +101,9 @@ type ComponentSpec struct {
 	Readiness    *Probe            `json:"readiness,omitempty"`
 	Liveness     *Probe            `json:"liveness,omitempty"`
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	// StopGraceSeconds is how long a stopping container gets between SIGTERM and SIGKILL (Kubernetes'
+	// terminationGracePeriodSeconds); nil keeps Kubernetes' default of 30 s.
+	StopGraceSeconds *int64 `json:"stopGraceSeconds,omitempty"`
 }
 
 // ComponentRef names a component the way every layer names it.

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// temporalConfig is how a process reaches Temporal.
+type temporalConfig struct {
+	Address   string
+	Namespace string
+}
+
+func (t *temporalConfig) define(f *flags) {
+	f.str(&t.Address, "temporal-address", "RAINFLOW_TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port")
+	f.str(&t.Namespace, "temporal-namespace", "RAINFLOW_TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+}
+
+func (t temporalConfig) validate() error {
+	if t.Address == "" || t.Namespace == "" {
+		return errors.New("temporal address and namespace are required")
+	}
+	return nil
+}
+
+// dialTemporal connects to Temporal, retrying for up to a minute so that processes started together
+// with the Temporal server wait for it instead of failing.
+func dialTemporal(ctx context.Context, t temporalConfig, logger *slog.Logger) (client.Client, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		c, err := client.DialContext(ctx, client.Options{
+			HostPort:  t.Address,
+			Namespace: t.Namespace,
+			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+		})
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("dial temporal at %s: %w", t.Address, err)
+		}
+		logger.Info("waiting for temporal", "address", t.Address, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// kubeClient builds a clientset from a kubeconfig path, or the in-cluster config when it is empty.
+func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig == "" {
+		cfg, err = rest.InClusterConfig()
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("load kubernetes config %q: %w", kubeconfig, err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create kubernetes client: %w", err)
+	}
+	return cs, cfg, nil
+}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rainflow/rainflow/gateway"
+)
+
+func runGateway(ctx context.Context, args []string) error {
+	var cfg gateway.Config
+	f := newFlags("gateway")
+	f.str(&cfg.Kubeconfig, "kubeconfig", "RAINFLOW_KUBECONFIG", "", "kubeconfig path; empty uses the in-cluster config")
+	f.str(&cfg.IngressClass, "ingress-class", "", "rainflow", "serve the Ingresses of this class")
+	f.str(&cfg.HTTPListen, "http-listen", "", "127.0.0.1:7481", "address of the HTTP data plane")
+	f.str(&cfg.AdminListen, "admin-listen", "", "127.0.0.1:7491", "address of /healthz, /readyz and /metrics")
+	f.duration(&cfg.Resync, "resync", "", 0, "informer resync period (0: the default, 10s)")
+	f.list(&cfg.Namespaces, "namespaces", "", "", "namespaces to watch; empty watches all")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid gateway config: %w", err)
+	}
+	logger := newLogger("gateway")
+	kube, _, err := kubeClient(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.New(cfg, kube, logger)
+	if err != nil {
+		return fmt.Errorf("create gateway: %w", err)
+	}
+	logger.Info("gateway starting", "http", cfg.HTTPListen, "admin", cfg.AdminListen, "class", cfg.IngressClass)
+	return g.Run(ctx)
+}

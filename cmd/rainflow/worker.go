@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+
+	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/store"
+	"github.com/rainflow/rainflow/workers"
+)
+
+type workerConfig struct {
+	Temporal         temporalConfig
+	Kubeconfig       string
+	DBDriver, DBDSN  string
+	InsecureRegistry []string
+	MaxActivities    int
+}
+
+func (c *workerConfig) define(f *flags) {
+	c.Temporal.define(f)
+	f.str(&c.Kubeconfig, "kubeconfig", "RAINFLOW_KUBECONFIG", "", "kubeconfig path; empty uses the in-cluster config")
+	defineDB(f, &c.DBDriver, &c.DBDSN)
+	f.list(&c.InsecureRegistry, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
+	f.integer(&c.MaxActivities, "max-activities", "", 100, "activities run at once")
+}
+
+func (c workerConfig) Validate() error {
+	if err := c.Temporal.validate(); err != nil {
+		return err
+	}
+	if c.MaxActivities <= 0 {
+		return errors.New("max-activities must be positive")
+	}
+	return (&store.Config{Driver: c.DBDriver, DSN: c.DBDSN}).Validate()
+}
+
+func runWorker(ctx context.Context, args []string) error {
+	var cfg workerConfig
+	f := newFlags("worker")
+	cfg.define(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("invalid worker config: %w", err)
+	}
+	logger := newLogger("worker")
+
+	kube, _, err := kubeClient(cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DBDSN})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	tc, err := dialTemporal(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := workers.NewOperations(tc, workers.Activities{
+		Kube:     &activities.Kube{Client: kube},
+		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
+		Store:    &activities.Store{Releases: st},
+	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities})
+	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
+	stop := make(chan interface{})
+	go func() { <-ctx.Done(); close(stop) }()
+	if err := w.Run(stop); err != nil {
+		return fmt.Errorf("run worker: %w", err)
+	}
+	logger.Info("worker stopped")
+	return nil
+}
+
+// defineDB defines the metadata database flags shared by the api and the worker.
+func defineDB(f *flags, driver, dsn *string) {
+	f.str(driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite or mysql")
+	f.str(dsn, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql)")
+}

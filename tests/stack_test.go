@@ -1,0 +1,147 @@
+// Package tests holds the integration and end-to-end tests: they run against the real stack that
+// `rainflow dev` starts (Temporal dev server, local Kubernetes with a real node, registry) and drive it
+// the way a user does, through the REST API.
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// devInfo mirrors what `rainflow dev` writes to <state>/dev.json.
+type devInfo struct {
+	APIURL         string `json:"apiUrl"`
+	APIToken       string `json:"apiToken"`
+	TemporalAddr   string `json:"temporalAddress"`
+	TemporalUIURL  string `json:"temporalUiUrl"`
+	Namespace      string `json:"temporalNamespace"`
+	GatewayURL     string `json:"gatewayUrl"`
+	CollectorURL   string `json:"collectorUrl"`
+	RegistryAddr   string `json:"registry"`
+	Kubeconfig     string `json:"kubeconfig"`
+	RealNode       bool   `json:"realNode"`
+	RealNodeReason string `json:"realNodeReason"`
+	NodeName       string `json:"nodeName"`
+	PodCIDR        string `json:"podCidr"`
+	DBDriver       string `json:"dbDriver"`
+	DBDSN          string `json:"dbDsn"`
+}
+
+var (
+	stack    devInfo
+	repoRoot string
+	stateDir string
+)
+
+func TestMain(m *testing.M) {
+	code, err := runWithStack(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+// runWithStack builds the rainflow binary, starts `rainflow dev` in its own state folder, runs the
+// tests against it, and stops it.
+func runWithStack(m *testing.M) (int, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return 0, err
+	}
+	repoRoot = filepath.Dir(wd)
+	tools := filepath.Join(repoRoot, ".rainflow", "bin")
+	if _, err := os.Stat(filepath.Join(tools, "kube-apiserver")); err != nil {
+		return 0, fmt.Errorf("the pinned tools are missing in %s: run `make tools` (or `make test`, which does)", tools)
+	}
+	stateDir = filepath.Join(repoRoot, ".rainflow", "test")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return 0, err
+	}
+	bin := filepath.Join(stateDir, "rainflow")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/rainflow")
+	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return 0, fmt.Errorf("build rainflow: %w", err)
+	}
+
+	logPath := filepath.Join(stateDir, "dev.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	infoPath := filepath.Join(stateDir, "dev.json")
+	_ = os.Remove(infoPath)
+	dev := exec.Command(bin, "dev", "--state", stateDir, "--bin", tools)
+	dev.Stdout, dev.Stderr = logf, logf
+	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := dev.Start(); err != nil {
+		return 0, fmt.Errorf("start rainflow dev: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- dev.Wait() }()
+	stop := func() error {
+		_ = dev.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(3 * time.Minute):
+			_ = syscall.Kill(-dev.Process.Pid, syscall.SIGKILL)
+			return errors.New("rainflow dev did not stop within 3 minutes")
+		}
+	}
+
+	t0 := time.Now()
+	deadline := time.After(10 * time.Minute)
+	for {
+		b, err := os.ReadFile(infoPath)
+		if err == nil && json.Unmarshal(b, &stack) == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			return 0, fmt.Errorf("rainflow dev exited before it was up (%v); last lines of %s:\n%s", err, logPath, tail(logPath, 30))
+		case <-deadline:
+			_ = stop()
+			return 0, fmt.Errorf("rainflow dev not up after 10 minutes; last lines of %s:\n%s", logPath, tail(logPath, 30))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(os.Stderr, "tests: stack up in %s (real node: %v %s)\n", time.Since(t0).Round(time.Millisecond), stack.RealNode, stack.RealNodeReason)
+	code := m.Run()
+	if err := stop(); err != nil {
+		return code, err
+	}
+	return code, nil
+}
+
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// testContext is a context bounded by the test's deadline (or 5 minutes).
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	d := 5 * time.Minute
+	if dl, ok := t.Deadline(); ok && time.Until(dl) < d {
+		d = time.Until(dl) - 5*time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

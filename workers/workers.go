@@ -1,0 +1,39 @@
+// Package workers assembles Temporal workers: which workflows and activities run on which task queue.
+package workers
+
+import (
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/contract"
+	"github.com/rainflow/rainflow/workflows"
+)
+
+// Activities are the activity structs a worker serves, each holding its dependencies.
+type Activities struct {
+	Kube     *activities.Kube
+	Registry *activities.Registry
+	Store    *activities.Store
+}
+
+// Options tune a worker.
+type Options struct {
+	MaxConcurrentActivities int // default 100
+}
+
+// NewOperations returns the worker of the operations task queue: the lifecycle workflows and the
+// Kubernetes, registry and store activities they call.
+func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker {
+	if opts.MaxConcurrentActivities <= 0 {
+		opts.MaxConcurrentActivities = 100
+	}
+	w := worker.New(c, contract.TaskQueueOperations, worker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+	})
+	workflows.Register(w)
+	w.RegisterActivity(acts.Kube)
+	w.RegisterActivity(acts.Registry)
+	w.RegisterActivity(acts.Store)
+	return w
+}

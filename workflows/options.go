@@ -1,0 +1,35 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Activity option sets, declared once and named for what they fit.
+var (
+	// shortCall fits one quick call to Kubernetes, a registry or the database: retried with backoff
+	// for as long as the system is unreachable (up to 10 minutes), never for permanent errors.
+	shortCall = workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    500 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
+	// longWait fits waiting for a rollout: heartbeats every few seconds, a worker that dies is noticed
+	// within HeartbeatTimeout and the wait resumes elsewhere from the last heartbeat.
+	longWait = workflow.ActivityOptions{
+		StartToCloseTimeout:    15 * time.Minute,
+		ScheduleToCloseTimeout: 20 * time.Minute,
+		HeartbeatTimeout:       20 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
+)

@@ -1,0 +1,21 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/rainflow/rainflow/contract"
+)
+
+// Registry is what workflows are registered on; a worker.Worker is one.
+type Registry interface {
+	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
+}
+
+// Register registers every workflow under its contract name.
+func Register(r Registry) {
+	r.RegisterWorkflowWithOptions(Deploy, workflowOptions(contract.WorkflowDeploy))
+}
+
+func workflowOptions(name string) workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: name}
+}
