@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -102,10 +101,4 @@ func classify(err error) error {
 		return permanent(ErrTypeForbidden, err)
 	}
 	return err
-}
-
-// isNotFound unwraps to the API's not-found status.
-func isNotFound(err error) bool {
-	var st apierrors.APIStatus
-	return errors.As(err, &st) && apierrors.IsNotFound(err)
 }

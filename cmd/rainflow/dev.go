@@ -126,7 +126,8 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_TEMPORAL_NAMESPACE=" + stack.TemporalNamespace,
 		"RAINFLOW_DB_DRIVER=" + info.DBDriver,
 		"RAINFLOW_DB_DSN=" + info.DBDSN,
-		"RAINFLOW_API_TOKENS=" + token,
+		"RAINFLOW_API_ADMIN_TOKEN=" + token,
+		"RAINFLOW_TEMPORAL_UI_URL=" + stack.TemporalUIURL,
 		"RAINFLOW_INSECURE_REGISTRY=" + stack.RegistryAddr,
 	}
 	procs := newProcGroup(filepath.Join(state, "logs"), env, logger)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-
 	"github.com/rainflow/rainflow/activities"
 	"github.com/rainflow/rainflow/store"
 	"github.com/rainflow/rainflow/workers"

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/rainflow/rainflow/api"
+	"github.com/rainflow/rainflow/store"
+)
+
+type apiConfig struct {
+	API             api.Config
+	Temporal        temporalConfig
+	DBDriver, DBDSN string
+}
+
+func runAPI(ctx context.Context, args []string) error {
+	var cfg apiConfig
+	f := newFlags("api")
+	cfg.Temporal.define(f)
+	defineDB(f, &cfg.DBDriver, &cfg.DBDSN)
+	f.str(&cfg.API.Listen, "listen", "", "127.0.0.1:7480", "address of the REST API")
+	f.str(&cfg.API.AdminToken, "admin-token", "", "", "bearer token of the admin principal (at least 16 characters)")
+	f.list(&cfg.API.RegistryInsecure, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
+	f.str(&cfg.API.TemporalUIURL, "temporal-ui-url", "RAINFLOW_TEMPORAL_UI_URL", "", "Temporal Web UI base URL, for links to an operation's workflow")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg.API.TemporalNamespace = cfg.Temporal.Namespace
+	if err := cfg.Temporal.validate(); err != nil {
+		return fmt.Errorf("invalid api config: %w", err)
+	}
+	if err := cfg.API.Validate(); err != nil {
+		return fmt.Errorf("invalid api config: %w", err)
+	}
+	logger := newLogger("api")
+	st, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	tc, err := dialTemporal(ctx, cfg.Temporal, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	srv := api.New(cfg.API, st, api.NewTemporalWorkflows(tc, logger),
+		api.NewRegistryImageChecker(api.RegistryConfig{Insecure: cfg.API.RegistryInsecure}), logger)
+	logger.Info("api starting", "listen", cfg.API.Listen, "temporal", cfg.Temporal.Address, "db", cfg.DBDriver)
+	return srv.Run(ctx)
+}
