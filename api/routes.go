@@ -1,0 +1,56 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the API's whole surface, one line a route.
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(requestID, accessLog(s.logger), instrument(s.metrics), recoverPanics(s.logger))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, notFound("no route %s %s; the API lives under /v1", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, &Problem{
+			Type: typeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
+			Detail: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path),
+		})
+	})
+
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+
+	r.Group(func(r chi.Router) {
+		r.Use(authenticate(s.auth))
+
+		r.With(requireAdmin).Post("/v1/tenants", s.handle(s.createTenant))
+		r.Get("/v1/tenants", s.handle(s.listTenants))
+		r.Get("/v1/tenants/{tenant}", s.handle(s.getTenant))
+		r.With(requireAdmin).Delete("/v1/tenants/{tenant}", s.handle(s.deleteTenant))
+
+		r.Post("/v1/tenants/{tenant}/apps", s.handle(s.createApp))
+		r.Get("/v1/tenants/{tenant}/apps", s.handle(s.listApps))
+		r.Get("/v1/tenants/{tenant}/apps/{app}", s.handle(s.getApp))
+		r.Delete("/v1/tenants/{tenant}/apps/{app}", s.handle(s.deleteApp))
+
+		const component = "/v1/tenants/{tenant}/apps/{app}/components/{component}"
+		r.Post("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.createComponent))
+		r.Get("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.listComponents))
+		r.Get(component, s.handle(s.getComponent))
+		r.Put(component, s.handle(s.putComponent))
+		r.Delete(component, s.handle(s.deleteComponent))
+		r.Post(component+"/deploys", s.handle(s.createDeploy))
+		r.Get(component+"/operations", s.handle(s.listOperations))
+		r.Get(component+"/releases", s.handle(s.listReleases))
+
+		r.Get("/v1/tenants/{tenant}/operations/{operation}", s.handle(s.getOperation))
+		r.Post("/v1/tenants/{tenant}/operations/{operation}/cancel", s.handle(s.cancelOperation))
+	})
+	return r
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/rainflow/rainflow/contract"
+	"github.com/rainflow/rainflow/store"
+)
+
+// The JSON the API answers. Resources are named by their names in paths; operations and releases
+// by their ids.
+
+type tenantView struct {
+	Name        string            `json:"name"`
+	DisplayName string            `json:"displayName,omitempty"`
+	CreatedAt   time.Time         `json:"createdAt"`
+	Links       map[string]string `json:"links"`
+}
+
+func newTenantView(t store.Tenant) tenantView {
+	return tenantView{
+		Name: t.Name, DisplayName: t.DisplayName, CreatedAt: t.CreatedAt,
+		Links: map[string]string{"self": tenantPath(t.Name), "apps": tenantPath(t.Name) + "/apps"},
+	}
+}
+
+type appView struct {
+	Name      string            `json:"name"`
+	Tenant    string            `json:"tenant"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Links     map[string]string `json:"links"`
+}
+
+func newAppView(t store.Tenant, a store.App) appView {
+	self := appPath(t.Name, a.Name)
+	return appView{
+		Name: a.Name, Tenant: t.Name, CreatedAt: a.CreatedAt,
+		Links: map[string]string{"self": self, "tenant": tenantPath(t.Name), "components": self + "/components"},
+	}
+}
+
+type componentView struct {
+	Name      string                 `json:"name"`
+	Tenant    string                 `json:"tenant"`
+	App       string                 `json:"app"`
+	Spec      contract.ComponentSpec `json:"spec"`
+	Version   int64                  `json:"version"` // also the ETag
+	CreatedAt time.Time              `json:"createdAt"`
+	UpdatedAt time.Time              `json:"updatedAt"`
+	Links     map[string]string      `json:"links"`
+}
+
+func newComponentView(t store.Tenant, a store.App, c store.Component) componentView {
+	self := componentPath(t.Name, a.Name, c.Name)
+	return componentView{
+		Name: c.Name, Tenant: t.Name, App: a.Name, Spec: c.Spec, Version: c.Version,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Links: map[string]string{
+			"self": self, "app": appPath(t.Name, a.Name), "deploys": self + "/deploys",
+			"operations": self + "/operations", "releases": self + "/releases",
+		},
+	}
+}
+
+// deployAccepted answers a started (or replayed) deploy.
+type deployAccepted struct {
+	OperationID string            `json:"operationId"`
+	WorkflowID  string            `json:"workflowId"`
+	RunID       string            `json:"runId"`
+	Links       map[string]string `json:"links"`
+}
+
+// operationView is an operation; the fields from State on come from Temporal and are only in the
+// answer of GET .../operations/{operation}.
+type operationView struct {
+	ID          string `json:"id"`
+	Tenant      string `json:"tenant"`
+	App         string `json:"app,omitempty"`
+	Component   string `json:"component,omitempty"`
+	Kind        string `json:"kind"`
+	WorkflowID  string `json:"workflowId"`
+	RunID       string `json:"runId,omitempty"`
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// IdempotencyKey is the Idempotency-Key the operation was requested with.
+	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
+	CreatedAt      time.Time `json:"createdAt"`
+
+	State         string          `json:"state,omitempty"`
+	StartedAt     *time.Time      `json:"startedAt,omitempty"`
+	ClosedAt      *time.Time      `json:"closedAt,omitempty"`
+	Steps         []contract.Step `json:"steps,omitempty"`
+	StepsError    string          `json:"stepsError,omitempty"`
+	Error         string          `json:"error,omitempty"`
+	Result        json.RawMessage `json:"result,omitempty"`
+	StateNote     string          `json:"stateNote,omitempty"`
+	CancelRequest bool            `json:"cancelRequested,omitempty"`
+
+	Links map[string]string `json:"links"`
+}
+
+// names are an operation's tenant, app and component names ("" for a deleted app or component).
+type names struct{ tenant, app, component string }
+
+func newOperationView(n names, op store.Operation, temporalUI string) operationView {
+	self := operationPath(n.tenant, op.ID)
+	v := operationView{
+		ID: op.ID, Tenant: n.tenant, App: n.app, Component: n.component, Kind: string(op.Kind),
+		WorkflowID: op.WorkflowID, RunID: op.RunID, RequestedBy: op.RequestedBy,
+		IdempotencyKey: op.IdempotencyKey, CreatedAt: op.CreatedAt,
+		Links: map[string]string{"self": self, "cancel": self + "/cancel"},
+	}
+	if n.app != "" && n.component != "" {
+		v.Links["component"] = componentPath(n.tenant, n.app, n.component)
+	}
+	if temporalUI != "" && op.RunID != "" {
+		v.Links["temporalUI"] = temporalUI
+	}
+	return v
+}
+
+// withStatus adds what Temporal says about the operation's run.
+func (v operationView) withStatus(st OperationStatus) operationView {
+	v.State = st.State
+	if !st.Started.IsZero() {
+		started := st.Started
+		v.StartedAt = &started
+	}
+	v.ClosedAt = st.Closed
+	if st.Progress != nil {
+		v.Steps = st.Progress.Steps
+	}
+	v.StepsError = st.ProgressError
+	v.Error = st.Error
+	v.Result = st.Result
+	return v
+}
+
+type releaseView struct {
+	ID          string                 `json:"id"`
+	OperationID string                 `json:"operationId"`
+	ImageDigest string                 `json:"imageDigest"`
+	Spec        contract.ComponentSpec `json:"spec"`
+	CreatedAt   time.Time              `json:"createdAt"`
+	Links       map[string]string      `json:"links"`
+}
+
+func newReleaseView(tenant string, r store.Release) releaseView {
+	return releaseView{
+		ID: r.ID, OperationID: r.OperationID, ImageDigest: r.ImageDigest, Spec: r.Spec, CreatedAt: r.CreatedAt,
+		Links: map[string]string{"operation": operationPath(tenant, r.OperationID)},
+	}
+}
+
+// Paths of the resources. Names are DNS labels and ids UUIDs: none needs escaping.
+
+func tenantPath(tenant string) string { return "/v1/tenants/" + tenant }
+
+func appPath(tenant, app string) string { return tenantPath(tenant) + "/apps/" + app }
+
+func componentPath(tenant, app, component string) string {
+	return appPath(tenant, app) + "/components/" + component
+}
+
+func operationPath(tenant, id string) string { return tenantPath(tenant) + "/operations/" + id }

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"time"
+
+	"github.com/rainflow/rainflow/contract"
+)
+
+// Tenant is a team, the unit of isolation; its name is also its Kubernetes namespace.
+type Tenant struct {
+	ID          string
+	Name        string // unique
+	DisplayName string
+	CreatedAt   time.Time
+}
+
+// App is a group of components released together.
+type App struct {
+	ID        string
+	TenantID  string
+	Name      string // unique within the tenant
+	CreatedAt time.Time
+}
+
+// Component is one deployable service and its desired spec.
+type Component struct {
+	ID       string
+	TenantID string // set by the store from the app
+	AppID    string
+	Name     string // unique within the app
+	Spec     contract.ComponentSpec
+	// Version counts the spec's changes, from 1; it is the component's ETag, and UpdateComponentSpec
+	// refuses a write that names an older one.
+	Version   int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Operation is one user-visible action, run as one Temporal workflow execution. Its state lives in
+// Temporal; the row keeps who asked, for what, and where to find the run.
+type Operation struct {
+	ID          string // a UUID
+	TenantID    string
+	AppID       string // empty when the app was deleted, or for tenant-wide operations
+	ComponentID string // empty when the component was deleted, or for app-wide operations
+	Kind        contract.OperationKind
+	WorkflowID  string
+	RunID       string // empty until the workflow started
+	// IdempotencyKey is unique within the tenant; empty means none.
+	IdempotencyKey string
+	RequestedBy    string
+	CreatedAt      time.Time
+}
+
+// Release is a snapshot that ran: the image by digest and the spec it ran with. Its id is chosen by
+// the workflow that recorded it, so that a retried record is recognized.
+type Release struct {
+	ID          string
+	ComponentID string
+	OperationID string
+	ImageDigest string // repository@sha256:...
+	Spec        contract.ComponentSpec
+	CreatedAt   time.Time
+}

@@ -1,0 +1,108 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// CreateOperation stores a new operation and answers it with its ID (unless set) and CreatedAt set.
+// TenantID, Kind and WorkflowID are required; with a ComponentID the store fills AppID from the
+// component, which must be in the tenant. An IdempotencyKey already used in the tenant answers
+// ErrAlreadyExists: read that operation with GetOperationByIdempotencyKey.
+func (s *Store) CreateOperation(ctx context.Context, op Operation) (Operation, error) {
+	if op.TenantID == "" || op.Kind == "" || op.WorkflowID == "" {
+		return Operation{}, fmt.Errorf("create operation: tenant, kind and workflow id are required: %w", ErrInvalid)
+	}
+	db := s.db.WithContext(ctx)
+	if op.ComponentID != "" {
+		var c componentRow
+		err := db.Where("id = ? AND tenant_id = ?", op.ComponentID, op.TenantID).Take(&c).Error
+		if err != nil {
+			return Operation{}, fmt.Errorf("create operation: component %s: %w", op.ComponentID, translate(err))
+		}
+		op.AppID = c.AppID
+	}
+	if op.ID == "" {
+		op.ID = newID()
+	}
+	row := operationRow{
+		ID: op.ID, TenantID: op.TenantID, AppID: nullable(op.AppID), ComponentID: nullable(op.ComponentID),
+		Kind: string(op.Kind), WorkflowID: op.WorkflowID, RunID: op.RunID,
+		IdempotencyKey: nullable(op.IdempotencyKey), RequestedBy: op.RequestedBy, CreatedAt: now(),
+	}
+	if err := db.Create(&row).Error; err != nil {
+		if errors.Is(err, gorm.ErrForeignKeyViolated) {
+			return Operation{}, fmt.Errorf("create operation: tenant %s or app %s: %w", op.TenantID, op.AppID, ErrNotFound)
+		}
+		return Operation{}, fmt.Errorf("create operation (idempotency key %q): %w", op.IdempotencyKey, translate(err))
+	}
+	return row.model(), nil
+}
+
+// GetOperation answers the tenant's operation with this id.
+func (s *Store) GetOperation(ctx context.Context, tenantID, id string) (Operation, error) {
+	var row operationRow
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenantID, id).Take(&row).Error; err != nil {
+		return Operation{}, fmt.Errorf("get operation %s: %w", id, translate(err))
+	}
+	return row.model(), nil
+}
+
+// GetOperationByIdempotencyKey answers the tenant's operation created with this idempotency key.
+func (s *Store) GetOperationByIdempotencyKey(ctx context.Context, tenantID, key string) (Operation, error) {
+	if key == "" {
+		return Operation{}, fmt.Errorf("get operation by idempotency key: key is empty: %w", ErrInvalid)
+	}
+	var row operationRow
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND idempotency_key = ?", tenantID, key).Take(&row).Error
+	if err != nil {
+		return Operation{}, fmt.Errorf("get operation by idempotency key %q: %w", key, translate(err))
+	}
+	return row.model(), nil
+}
+
+// ListOperations answers one page of the component's operations, newest first, and the next page's cursor.
+func (s *Store) ListOperations(ctx context.Context, componentID string, page Page) ([]Operation, string, error) {
+	q := s.db.WithContext(ctx).Model(&operationRow{}).Where("component_id = ?", componentID)
+	rows, next, err := listNewestFirst(q, page, func(r operationRow) (time.Time, string) { return r.CreatedAt, r.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list operations: %w", translate(err))
+	}
+	return models(rows, operationRow.model), next, nil
+}
+
+// SetOperationRunID records the run the operation's workflow started as.
+func (s *Store) SetOperationRunID(ctx context.Context, id, runID string) error {
+	res := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Update("run_id", runID)
+	if res.Error != nil {
+		return fmt.Errorf("set operation %s run id: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		// MySQL counts changed rows only: setting the same run id again is not "not found".
+		var n int64
+		if err := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			return fmt.Errorf("set operation %s run id: %w", id, translate(err))
+		}
+		if n == 0 {
+			return fmt.Errorf("set operation %s run id: %w", id, ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// DeleteOperation deletes the operation's record; the API uses it to take back an operation whose
+// workflow never started, so that its idempotency key can be used again.
+func (s *Store) DeleteOperation(ctx context.Context, id string) error {
+	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&operationRow{})
+	if res.Error != nil {
+		return fmt.Errorf("delete operation %s: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete operation %s: %w", id, ErrNotFound)
+	}
+	return nil
+}

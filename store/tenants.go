@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// CreateTenant stores a new tenant and answers it with its ID and CreatedAt set. A tenant with the same
+// name answers ErrAlreadyExists.
+func (s *Store) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
+	if t.Name == "" {
+		return Tenant{}, fmt.Errorf("create tenant: name is empty: %w", ErrInvalid)
+	}
+	row := tenantRow{ID: newID(), Name: t.Name, DisplayName: t.DisplayName, CreatedAt: now()}
+	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
+		return Tenant{}, fmt.Errorf("create tenant %q: %w", t.Name, translate(err))
+	}
+	return row.model(), nil
+}
+
+// GetTenant answers the tenant with this name.
+func (s *Store) GetTenant(ctx context.Context, name string) (Tenant, error) {
+	var row tenantRow
+	if err := s.db.WithContext(ctx).Where("name = ?", name).Take(&row).Error; err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %q: %w", name, translate(err))
+	}
+	return row.model(), nil
+}
+
+// GetTenantByID answers the tenant with this id.
+func (s *Store) GetTenantByID(ctx context.Context, id string) (Tenant, error) {
+	var row tenantRow
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&row).Error; err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, translate(err))
+	}
+	return row.model(), nil
+}
+
+// ListTenants answers one page of tenants ordered by name, and the cursor of the next page ("" after
+// the last).
+func (s *Store) ListTenants(ctx context.Context, page Page) ([]Tenant, string, error) {
+	rows, next, err := listByName(s.db.WithContext(ctx).Model(&tenantRow{}), page,
+		func(r tenantRow) string { return r.Name })
+	if err != nil {
+		return nil, "", fmt.Errorf("list tenants: %w", translate(err))
+	}
+	return models(rows, tenantRow.model), next, nil
+}
+
+// DeleteTenant deletes the tenant and its operations' records. A tenant that still has apps answers
+// ErrNotEmpty.
+func (s *Store) DeleteTenant(ctx context.Context, id string) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var apps int64
+		if err := tx.Model(&appRow{}).Where("tenant_id = ?", id).Count(&apps).Error; err != nil {
+			return err
+		}
+		if apps > 0 {
+			return fmt.Errorf("it has %d apps: %w", apps, ErrNotEmpty)
+		}
+		res := tx.Where("id = ?", id).Delete(&tenantRow{})
+		if res.Error != nil {
+			return notEmptyOnForeignKey(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete tenant %s: %w", id, translate(err))
+	}
+	return nil
+}
+
+// newID answers a new time-ordered UUID (v7), so that new rows land at the end of the primary index.
+func newID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// notEmptyOnForeignKey reads a foreign key violation on delete as "still has children": the count
+// checked first can race with a concurrent insert, the database cannot.
+func notEmptyOnForeignKey(err error) error {
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		return fmt.Errorf("rows still refer to it: %w", ErrNotEmpty)
+	}
+	return err
+}
