@@ -1,0 +1,100 @@
+package collector
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Read limits.
+const (
+	DefaultReadLimit = 500
+	MaxReadLimit     = 5000
+	maxScanBytes     = 64 << 20
+)
+
+// Page is the answer of a read.
+type Page struct {
+	// Stream is "kind/tenant/app/name".
+	Stream string `json:"stream"`
+	// Lines are the matching lines, in the order they were acknowledged.
+	Lines []Line `json:"lines"`
+	// Cursor continues the read after the last record scanned. With More false it is the end of the
+	// stream as of now: reading again from it returns only lines acknowledged since (polling; the live
+	// tail will start from it).
+	Cursor string `json:"cursor"`
+	// More says the read stopped before the end (the page is full or the scan budget ran out).
+	More bool `json:"more"`
+}
+
+// handleRead is GET /v1/streams/{kind}/{tenant}/{app}/{name}/lines with optional query parameters:
+//
+//	since, until  RFC 3339 times; since inclusive, until exclusive (on Line.Time)
+//	q             a substring the message must contain (case-sensitive)
+//	limit         lines per page, 1 to 5000, default 500
+//	cursor        the cursor of the previous page
+//
+// A stream nothing was written to yet reads as empty.
+func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
+	rn := c.live(w)
+	if rn == nil {
+		return
+	}
+	key := StreamKey{
+		Kind: Kind(r.PathValue("kind")), Tenant: r.PathValue("tenant"), App: r.PathValue("app"), Name: r.PathValue("name"),
+	}
+	if err := key.Validate(); err != nil {
+		writeProblem(w, http.StatusBadRequest, "stream: "+err.Error(), 0)
+		return
+	}
+	q, err := parseQuery(key, r)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error(), 0)
+		return
+	}
+	p, err := rn.store.read(key, q)
+	if errors.Is(err, errBadCursor) {
+		writeProblem(w, http.StatusBadRequest, err.Error(), 0)
+		return
+	}
+	if err != nil {
+		c.logger.Error("read stream", "stream", key.String(), "err", err)
+		writeProblem(w, http.StatusInternalServerError, err.Error(), 0)
+		return
+	}
+	if p.lines == nil {
+		p.lines = []Line{}
+	}
+	writeJSON(w, http.StatusOK, Page{Stream: key.String(), Lines: p.lines, Cursor: encodeCursor(key, p.next), More: p.more})
+}
+
+func parseQuery(key StreamKey, r *http.Request) (query, error) {
+	v := r.URL.Query()
+	q := query{text: v.Get("q"), limit: DefaultReadLimit, maxScanBytes: maxScanBytes}
+	var err error
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &q.since}, {"until", &q.until}} {
+		if s := v.Get(t.name); s != "" {
+			if *t.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return query{}, fmt.Errorf("%s %q is not an RFC 3339 time", t.name, s)
+			}
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.limit, err = strconv.Atoi(s); err != nil || q.limit < 1 || q.limit > MaxReadLimit {
+			return query{}, fmt.Errorf("limit %q is not a number from 1 to %d", s, MaxReadLimit)
+		}
+	}
+	if s := v.Get("cursor"); s != "" {
+		pos, err := decodeCursor(key, s)
+		if err != nil {
+			return query{}, err
+		}
+		q.from = &pos
+	}
+	return q, nil
+}

@@ -1,0 +1,42 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// newAdminHandler serves the operator's endpoints:
+//
+//	GET /healthz        200 while the process serves
+//	GET /readyz         200 once the first routing snapshot is published, 503 before
+//	GET /metrics        Prometheus metrics
+//	GET /debug/routes   the running Routes as JSON
+func newAdminHandler(table *atomic.Pointer[Table], m *metrics) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		plainError(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if table.Load() == nil {
+			plainError(w, http.StatusServiceUnavailable, "no routing snapshot published yet")
+			return
+		}
+		plainError(w, http.StatusOK, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /debug/routes", func(w http.ResponseWriter, _ *http.Request) {
+		t := table.Load()
+		if t == nil {
+			plainError(w, http.StatusServiceUnavailable, "no routing snapshot published yet")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(t.Routes())
+	})
+	return mux
+}

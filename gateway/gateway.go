@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+)
+
+// Gateway is one gateway process: the watch, the snapshot publisher, the HTTP data plane and the admin
+// endpoints.
+type Gateway struct {
+	cfg       Config
+	logger    *slog.Logger
+	table     atomic.Pointer[Table]
+	pool      *Pool
+	metrics   *metrics
+	watcher   *watcher
+	publisher *publisher
+	proxy     *proxy
+	handler   http.Handler
+	admin     http.Handler
+
+	httpAddr  atomic.Pointer[net.TCPAddr]
+	adminAddr atomic.Pointer[net.TCPAddr]
+}
+
+// New prepares a gateway; nothing runs until Run. A nil kube connects with cfg.Kubeconfig (see
+// NewKubeClient); a nil logger discards logs.
+func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("validate gateway config: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if kube == nil {
+		var err error
+		if kube, err = NewKubeClient(cfg.Kubeconfig); err != nil {
+			return nil, err
+		}
+	}
+	g := &Gateway{cfg: cfg, logger: logger, pool: NewPool(), metrics: newMetrics()}
+	// Informer events only signal the publisher; nothing runs before Run starts the informers.
+	w, err := newWatcher(kube, cfg.Namespaces, cfg.Resync, cfg.IngressClass, func() { g.publisher.signal() })
+	if err != nil {
+		return nil, fmt.Errorf("watch ingresses: %w", err)
+	}
+	g.watcher = w
+	g.publisher = newPublisher(cfg.IngressClass, w.objects, g.pool, &g.table, cfg.Throttle, logger, g.metrics)
+	g.proxy = newProxy(&g.table, logger)
+	g.handler = withRequestID(withAccessLog(g.proxy, logger.With("log", "access"), g.metrics))
+	g.admin = newAdminHandler(&g.table, g.metrics)
+	return g, nil
+}
+
+// Handler is the data plane: routing, proxying, request ids and the access log.
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// AdminHandler serves /healthz, /readyz, /metrics and /debug/routes.
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+
+// Ready reports whether a routing snapshot is published.
+func (g *Gateway) Ready() bool { return g.table.Load() != nil }
+
+// Routes returns the running routing configuration, and false before the first snapshot.
+func (g *Gateway) Routes() (Routes, bool) {
+	t := g.table.Load()
+	if t == nil {
+		return Routes{}, false
+	}
+	return t.Routes(), true
+}
+
+// Pool is the per-endpoint runtime state (in-flight and request counts by address).
+func (g *Gateway) Pool() *Pool { return g.pool }
+
+// HTTPAddr is the address the data plane listens on, nil until Run has bound it.
+func (g *Gateway) HTTPAddr() *net.TCPAddr { return g.httpAddr.Load() }
+
+// AdminAddr is the address the admin endpoints listen on, nil until Run has bound it.
+func (g *Gateway) AdminAddr() *net.TCPAddr { return g.adminAddr.Load() }
+
+// Run serves until ctx is done, then stops accepting, waits up to ShutdownTimeout for in-flight requests
+// and stops the watch. The data plane answers 503 until the informers have synced and the first
+// snapshot is published. It returns an error when a listener cannot be bound or a server fails.
+func (g *Gateway) Run(ctx context.Context) error {
+	httpLn, err := listen(g.cfg.HTTPListen, &g.httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	adminLn, err := listen(g.cfg.AdminListen, &g.adminAddr)
+	if err != nil {
+		_ = httpLn.Close()
+		return fmt.Errorf("listen admin: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	servers := []*http.Server{
+		{Handler: g.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+			ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug)},
+		{Handler: g.admin, ReadHeaderTimeout: 10 * time.Second},
+	}
+	serveErr := make(chan error, len(servers))
+	for i, ln := range []net.Listener{httpLn, adminLn} {
+		go func() {
+			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
+			}
+		}()
+	}
+	g.logger.Info("gateway listening", "http", httpLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"ingress_class", g.cfg.IngressClass, "namespaces", g.cfg.Namespaces)
+
+	var wg sync.WaitGroup
+	g.watcher.start(ctx)
+	wg.Go(func() {
+		if err := g.watcher.waitForSync(ctx); err != nil {
+			return // ctx is done
+		}
+		g.logger.Info("informer caches synced")
+		g.publisher.signal()
+		g.publisher.run(ctx)
+	})
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-serveErr:
+		cancel()
+	}
+	g.logger.Info("gateway shutting down")
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
+	defer stop()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down server: %w", err))
+		}
+	}
+	g.proxy.transport.CloseIdleConnections()
+	g.watcher.shutdown()
+	wg.Wait()
+	return errors.Join(append([]error{runErr}, errs...)...)
+}
+
+// listen binds addr and publishes the bound address (useful with port 0).
+func listen(addr string, bound *atomic.Pointer[net.TCPAddr]) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		bound.Store(a)
+	}
+	return ln, nil
+}

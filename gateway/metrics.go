@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry of its own (no global registry).
+type metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec   // by code
+	duration  *prometheus.HistogramVec // by code class
+	builds    prometheus.Counter
+	publishes prometheus.Counter
+	problems  *prometheus.CounterVec // by reason, counted when a problem first appears
+	routes    prometheus.Gauge
+	upstreams prometheus.Gauge
+	invalid   prometheus.Gauge // problems in the running configuration
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rainflow_gateway_requests_total",
+			Help: "HTTP requests served, by status code.",
+		}, []string{"code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "rainflow_gateway_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by status class.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+		}, []string{"class"}),
+		builds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rainflow_gateway_snapshot_builds_total",
+			Help: "Routing configurations built from the watched objects.",
+		}),
+		publishes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "rainflow_gateway_snapshot_publishes_total",
+			Help: "Routing snapshots swapped in because the configuration changed.",
+		}),
+		problems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rainflow_gateway_config_problems_total",
+			Help: "Invalid or unresolvable Ingress rules and backends, counted when they first appear, by reason.",
+		}, []string{"reason"}),
+		routes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rainflow_gateway_routes",
+			Help: "HTTP routes in the running snapshot.",
+		}),
+		upstreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rainflow_gateway_upstreams",
+			Help: "Ready endpoint addresses in the running snapshot.",
+		}),
+		invalid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rainflow_gateway_config_problems",
+			Help: "Problems in the latest routing configuration built.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.builds, m.publishes, m.problems, m.routes, m.upstreams,
+		m.invalid, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
