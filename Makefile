@@ -37,13 +37,13 @@ deps:
 tools: $(TOOL_BINS) $(STATE)/kwok-stages.yaml
 
 $(BIN)/temporal: tools/temporal/go.mod tools/temporal/go.sum
-	cd tools/temporal && $(GO) build -o $@ github.com/temporalio/cli/cmd/temporal
+	cd tools/temporal && $(GO) build -ldflags "-s -w" -o $@ github.com/temporalio/cli/cmd/temporal
 $(BIN)/etcd: tools/etcd/go.mod tools/etcd/go.sum
-	cd tools/etcd && $(GO) build -o $@ go.etcd.io/etcd/server/v3
+	cd tools/etcd && $(GO) build -ldflags "-s -w" -o $@ go.etcd.io/etcd/server/v3
 $(BIN)/kwok: tools/kwok/go.mod tools/kwok/go.sum
-	cd tools/kwok && $(GO) build -o $@ sigs.k8s.io/kwok/cmd/kwok
+	cd tools/kwok && $(GO) build -ldflags "-s -w" -o $@ sigs.k8s.io/kwok/cmd/kwok
 $(BIN)/registry: tools/registry/go.mod tools/registry/go.sum
-	cd tools/registry && $(GO) build -o $@ github.com/distribution/distribution/v3/cmd/registry
+	cd tools/registry && $(GO) build -ldflags "-s -w" -o $@ github.com/distribution/distribution/v3/cmd/registry
 $(addprefix $(BIN)/,$(KUBE_BINS)): $(BIN)/%: tools/kube/go.mod tools/kube/go.sum
 	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$*
 
