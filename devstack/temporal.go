@@ -26,7 +26,7 @@ func (r *runner) temporal() component {
 	}
 	addr := r.temporalAddr()
 	// no periodic version check: it calls a server on the internet, and the stack talks to loopback only
-	args := append(dev.Args(), "--dynamic-config-value", "frontend.enableServerVersionCheck=false")
+	args := dev.Args()
 	return component{
 		name:  "temporal",
 		bin:   filepath.Join(r.p.bin, "temporal"),

@@ -47,6 +47,8 @@ func (s DevServer) Args() []string {
 		"--log-level", s.LogLevel,
 		"--dynamic-config-value", "history.transferProcessorMaxPollRPS=100000",
 		"--dynamic-config-value", "frontend.enableUpdateWorkflowExecution=true",
+		// the dev server otherwise calls a Temporal server on the internet to check for new versions
+		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
 	}
 	if s.DBFile != "" {
 		args = append(args, "--db-filename", s.DBFile)
