@@ -71,7 +71,7 @@ test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)
 
 test-integration:
-	$(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|tests:|\s+\S+_test.go)' ; exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
 
 ## bench: benchmarks (not part of make test)
 bench:

@@ -77,9 +77,9 @@ func Setup(ctx context.Context, c client.Client, namespace string) error {
 		return fmt.Errorf("describe namespace %s: %w", namespace, err)
 	}
 
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	have, err := listSearchAttributes(ctx, c, namespace)
 	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
+		return err
 	}
 	missing := map[string]enums.IndexedValueType{}
 	for name, typ := range SearchAttributes {
@@ -98,4 +98,27 @@ func Setup(ctx context.Context, c client.Client, namespace string) error {
 		return fmt.Errorf("add search attributes: %w", err)
 	}
 	return nil
+}
+
+// listSearchAttributes lists the namespace's search attributes. A namespace registered a moment ago is
+// not found until the servers' namespace caches refresh (a few seconds), so not-found is retried for
+// up to 30 seconds.
+func listSearchAttributes(ctx context.Context, c client.Client, namespace string) (*operatorservice.ListSearchAttributesResponse, error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+		var notFound *serviceerror.NamespaceNotFound
+		var nf *serviceerror.NotFound
+		if err == nil || !(errors.As(err, &notFound) || errors.As(err, &nf)) || time.Now().After(deadline) {
+			if err != nil {
+				return nil, fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
+			}
+			return resp, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list search attributes of namespace %s: %w", namespace, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
