@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/rainflow/rainflow/imageref"
 )
 
 // ImageChecker says whether an image exists in its registry, before an operation is started on it.
@@ -77,14 +76,9 @@ var _ ImageChecker = (*RegistryImageChecker)(nil)
 
 // CheckImage asks the registry for the image's manifest.
 func (c *RegistryImageChecker) CheckImage(ctx context.Context, image string) (string, error) {
-	ref, err := name.ParseReference(image)
+	ref, err := imageref.Parse(image, c.cfg.Insecure)
 	if err != nil {
-		return "", fmt.Errorf("parse image %q: %w", image, err)
-	}
-	if c.insecure(ref.Context().RegistryStr()) {
-		if ref, err = name.ParseReference(image, name.Insecure); err != nil {
-			return "", fmt.Errorf("parse image %q: %w", image, err)
-		}
+		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
@@ -99,42 +93,17 @@ func (c *RegistryImageChecker) CheckImage(ctx context.Context, image string) (st
 	return desc.Digest.String(), nil
 }
 
-// insecure answers whether the registry host is reached over plain HTTP.
-func (c *RegistryImageChecker) insecure(registry string) bool {
-	if slices.Contains(c.cfg.Insecure, registry) {
-		return true
-	}
-	host := registry
-	if h, _, err := net.SplitHostPort(registry); err == nil {
-		host = h
-	}
-	if slices.Contains(c.cfg.Insecure, host) || host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
-
 // classifyRegistryError sorts a registry failure into the ImageChecker's errors, keeping its message.
 func classifyRegistryError(err error) error {
+	switch {
+	case imageref.IsNotFound(err):
+		return fmt.Errorf("%w: %v", ErrImageNotFound, err)
+	case imageref.IsDenied(err):
+		return fmt.Errorf("%w: %v", ErrImageDenied, err)
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
-		for _, d := range terr.Errors {
-			switch d.Code {
-			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode:
-				return fmt.Errorf("%w: %v", ErrImageNotFound, err)
-			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
-				return fmt.Errorf("%w: %v", ErrImageDenied, err)
-			}
-		}
-		switch {
-		case terr.StatusCode == http.StatusNotFound:
-			return fmt.Errorf("%w: %v", ErrImageNotFound, err)
-		case terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("%w: %v", ErrImageDenied, err)
-		default:
-			return fmt.Errorf("%w: %v", ErrRegistryFailed, err)
-		}
+		return fmt.Errorf("%w: %v", ErrRegistryFailed, err)
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"text/template"
 	"time"
 
@@ -15,6 +14,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/rainflow/rainflow/devstack/images"
+
+	"github.com/rainflow/rainflow/imageref"
 )
 
 // containerdConfig is what the containerd config file is rendered from.
@@ -92,16 +93,6 @@ func renderRegistryHosts(addr string) []byte {
 	return fmt.Appendf(nil, "server = \"http://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\", \"push\"]\n", addr, addr)
 }
 
-// isLoopbackAddr is true for host:port addresses on 127.0.0.0/8, ::1 or localhost.
-func isLoopbackAddr(addr string) bool {
-	host := addr
-	if i := strings.LastIndexByte(addr, ':'); i >= 0 && !strings.HasSuffix(addr, "]") {
-		host = addr[:i]
-	}
-	host = strings.Trim(host, "[]")
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
-}
-
 func (r *runner) containerdDir() string  { return r.p.join("containerd") }
 func (r *runner) containerdSock() string { return filepath.Join(r.containerdDir(), "containerd.sock") }
 
@@ -135,7 +126,7 @@ func (r *runner) writeContainerdConfig(tools hostTools) error {
 	if _, err := writeIfChanged(filepath.Join(r.containerdDir(), "config.toml"), data, 0o644); err != nil {
 		return err
 	}
-	if isLoopbackAddr(r.registryAddr) {
+	if imageref.PlainHTTP(r.registryAddr, nil) {
 		hosts := filepath.Join(r.containerdDir(), "certs.d", r.registryAddr, "hosts.toml")
 		if _, err := writeIfChanged(hosts, renderRegistryHosts(r.registryAddr), 0o644); err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/rainflow/rainflow/imageref"
 )
 
 func TestRenderContainerdConfig(t *testing.T) {
@@ -160,7 +162,7 @@ func TestIsLoopbackAddr(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			assertEq(t, isLoopbackAddr(tt.addr), tt.want)
+			assertEq(t, imageref.PlainHTTP(tt.addr, nil), tt.want)
 		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/rainflow/rainflow/imageref"
 )
 
 // BusyboxPath is where Debian's busybox-static puts its static binary.
@@ -226,7 +227,7 @@ func Exists(ctx context.Context, ref string) (bool, error) {
 }
 
 func nameOptions(ref string) []name.Option {
-	if isLoopback(registryHost(ref)) {
+	if imageref.PlainHTTP(registryHost(ref), nil) {
 		return []name.Option{name.Insecure}
 	}
 	return nil
@@ -234,7 +235,7 @@ func nameOptions(ref string) []name.Option {
 
 func remoteOptions(ctx context.Context, r name.Reference) []remote.Option {
 	opts := []remote.Option{remote.WithContext(ctx)}
-	if isLoopback(r.Context().RegistryStr()) {
+	if imageref.PlainHTTP(r.Context().RegistryStr(), nil) {
 		t := remote.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = nil
 		opts = append(opts, remote.WithTransport(t))
@@ -245,18 +246,6 @@ func remoteOptions(ctx context.Context, r name.Reference) []remote.Option {
 func registryHost(ref string) string {
 	host, _, _ := strings.Cut(ref, "/")
 	return host
-}
-
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		host = hostport
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // digestOf is the manifest digest of ref in its registry.
