@@ -77,6 +77,7 @@ test-integration:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## clean-state: stop nothing, remove the local stack's data (keeps the built tools)
-clean-state:
-	rm -rf $(STATE)/test $(STATE)/cluster $(STATE)/node $(STATE)/temporal* $(STATE)/registry $(STATE)/rainflow.db*
+## clean-state: stop what a crashed run left, remove the local stack's data and the pod bridge (keeps the built tools)
+clean-state: build
+	$(BIN)/rainflow dev --clean --state $(STATE)/test --bin $(BIN)
+	$(BIN)/rainflow dev --clean --state $(STATE)

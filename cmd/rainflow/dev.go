@@ -28,6 +28,7 @@ type devConfig struct {
 	GatewayHTTP  string
 	GatewayAdmin string
 	Collector    string
+	Clean        bool
 }
 
 func (c *devConfig) define(f *flags) {
@@ -43,6 +44,7 @@ func (c *devConfig) define(f *flags) {
 	f.str(&c.GatewayHTTP, "gateway-listen", "", "127.0.0.1:7481", "gateway HTTP address")
 	f.str(&c.GatewayAdmin, "gateway-admin-listen", "", "127.0.0.1:7491", "gateway admin address")
 	f.str(&c.Collector, "collector-listen", "", "127.0.0.1:7482", "collector address")
+	f.BoolVar(&c.Clean, "clean", false, "stop whatever a previous run left and remove its state (keeps the built tools), then exit")
 }
 
 // DevInfo is what `rainflow dev` writes to <state>/dev.json once everything is up; tests read it.
@@ -79,6 +81,13 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	if err := os.MkdirAll(filepath.Join(state, "logs"), 0o755); err != nil {
 		return fmt.Errorf("create state folder: %w", err)
+	}
+	if cfg.Clean {
+		if err := devstack.Clean(ctx, devstack.Config{StateDir: state, BinDir: cfg.Bin, Logger: logger}); err != nil {
+			return fmt.Errorf("clean local stack: %w", err)
+		}
+		logger.Info("local stack state removed", "state", state)
+		return nil
 	}
 	infoPath := filepath.Join(state, "dev.json")
 	_ = os.Remove(infoPath)
