@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 )
 
 // FakeNodeName is the name of the i-th kwok fake node.
@@ -35,7 +37,9 @@ func (r *runner) kwok() component {
 // startKwok starts kwok and makes its fake nodes Ready. A new kwok process has a new holder id and would
 // wait for a dead predecessor's node leases to expire (40 s) before serving their pods, so those leases
 // are deleted before it starts.
-func (r *runner) startKwok(ctx context.Context, kc kubernetes.Interface) error {
+// With a real node the fake nodes are tainted, so only scale tests that tolerate the taint land there;
+// without one (kwok-only mode) they are not, so that deploys still complete on the control plane.
+func (r *runner) startKwok(ctx context.Context, kc kubernetes.Interface, realNode bool) error {
 	if _, err := os.Stat(r.cfg.KwokStages); err != nil {
 		return fmt.Errorf("start kwok: missing stage file %s (run `make tools`): %w", r.cfg.KwokStages, err)
 	}
@@ -52,7 +56,7 @@ func (r *runner) startKwok(ctx context.Context, kc kubernetes.Interface) error {
 		return err
 	}
 	for i := range r.cfg.FakeNodes {
-		if err := createIfMissing(ctx, kc, fakeNode(i)); err != nil {
+		if err := applyFakeNode(ctx, kc, fakeNode(i, realNode)); err != nil {
 			return err
 		}
 	}
@@ -65,13 +69,17 @@ func (r *runner) startKwok(ctx context.Context, kc kubernetes.Interface) error {
 	return nil
 }
 
-// fakeNode is a kwok-managed node, tainted so that only pods that tolerate rainflow.io/fake land there.
-func fakeNode(i int) *corev1.Node {
+// fakeNode is a kwok-managed node; tainted, only pods that tolerate rainflow.io/fake land there.
+func fakeNode(i int, tainted bool) *corev1.Node {
 	name := FakeNodeName(i)
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("32"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
 		corev1.ResourcePods:   resource.MustParse("110"),
+	}
+	var taints []corev1.Taint
+	if tainted {
+		taints = []corev1.Taint{{Key: FakeTaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
@@ -85,15 +93,31 @@ func fakeNode(i int) *corev1.Node {
 				"kubernetes.io/hostname": name, "type": "kwok", FakeTaintKey: "true",
 			},
 		},
-		Spec:   corev1.NodeSpec{Taints: []corev1.Taint{{Key: FakeTaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule}}},
+		Spec:   corev1.NodeSpec{Taints: taints},
 		Status: corev1.NodeStatus{Allocatable: capacity, Capacity: capacity},
 	}
 }
 
-func createIfMissing(ctx context.Context, kc kubernetes.Interface, node *corev1.Node) error {
+// applyFakeNode creates the node, or sets the taints of the one a previous run created (which may have
+// run with or without a real node).
+func applyFakeNode(ctx context.Context, kc kubernetes.Interface, node *corev1.Node) error {
 	_, err := kc.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	if err == nil {
+		return nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create node %s: %w", node.Name, err)
 	}
-	return nil
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := kc.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get node %s: %w", node.Name, err)
+		}
+		if reflect.DeepEqual(cur.Spec.Taints, node.Spec.Taints) || (len(cur.Spec.Taints) == 0 && len(node.Spec.Taints) == 0) {
+			return nil
+		}
+		cur.Spec.Taints = node.Spec.Taints
+		_, err = kc.CoreV1().Nodes().Update(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
 }

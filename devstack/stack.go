@@ -28,7 +28,7 @@ type Stack struct {
 	RealNode          bool
 	RealNodeReason    string   // why there is no real node, when RealNode is false
 	NodeName          string   // the real node's name; pods of the slice run there
-	FakeNodes         []string // kwok-node-0..N-1, tainted rainflow.io/fake=true:NoSchedule
+	FakeNodes         []string // kwok-node-0..N-1, tainted rainflow.io/fake=true:NoSchedule when there is a real node
 	PodCIDR           string   // the real node's bridge subnet; pod IPs there are reachable from the host
 	Reused            []string // parts that were already running and were reused
 
@@ -259,7 +259,7 @@ func (r *runner) start(ctx context.Context, realNode bool) error {
 			if err := wait(apiUp); err != nil {
 				return err
 			}
-			return r.startKwok(ctx, kc)
+			return r.startKwok(ctx, kc, realNode)
 		})
 	}
 	if realNode {

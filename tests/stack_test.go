@@ -40,6 +40,8 @@ var (
 	stack    devInfo
 	repoRoot string
 	stateDir string
+	devBin   string // the rainflow binary under test
+	toolsDir string // the pinned tools (make tools)
 )
 
 func TestMain(m *testing.M) {
@@ -68,29 +70,49 @@ func runWithStack(m *testing.M) (int, error) {
 		return 0, err
 	}
 	bin := filepath.Join(stateDir, "rainflow")
+	devBin, toolsDir = bin, tools
 	build := exec.Command("go", "build", "-o", bin, "./cmd/rainflow")
 	build.Dir, build.Stdout, build.Stderr = repoRoot, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return 0, fmt.Errorf("build rainflow: %w", err)
 	}
 
-	logPath := filepath.Join(stateDir, "dev.log")
-	logf, err := os.Create(logPath)
+	t0 := time.Now()
+	info, stop, err := startDev(bin, stateDir, "--bin", tools)
 	if err != nil {
 		return 0, err
 	}
-	defer logf.Close()
-	infoPath := filepath.Join(stateDir, "dev.json")
+	stack = info
+	fmt.Fprintf(os.Stderr, "tests: stack up in %s (real node: %v %s)\n", time.Since(t0).Round(time.Millisecond), stack.RealNode, stack.RealNodeReason)
+	code := m.Run()
+	if err := stop(); err != nil {
+		return code, err
+	}
+	return code, nil
+}
+
+// startDev runs `rainflow dev` with its state in state and waits until it is up; stop stops it.
+func startDev(bin, state string, args ...string) (info devInfo, stop func() error, err error) {
+	logPath := filepath.Join(state, "dev.log")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return info, nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return info, nil, err
+	}
+	infoPath := filepath.Join(state, "dev.json")
 	_ = os.Remove(infoPath)
-	dev := exec.Command(bin, "dev", "--state", stateDir, "--bin", tools)
+	dev := exec.Command(bin, append([]string{"dev", "--state", state}, args...)...)
 	dev.Stdout, dev.Stderr = logf, logf
 	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := dev.Start(); err != nil {
-		return 0, fmt.Errorf("start rainflow dev: %w", err)
+		logf.Close()
+		return info, nil, fmt.Errorf("start rainflow dev: %w", err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- dev.Wait() }()
-	stop := func() error {
+	go func() { exited <- dev.Wait(); logf.Close() }()
+	stop = func() error {
 		_ = dev.Process.Signal(os.Interrupt)
 		select {
 		case <-exited:
@@ -100,29 +122,21 @@ func runWithStack(m *testing.M) (int, error) {
 			return errors.New("rainflow dev did not stop within 3 minutes")
 		}
 	}
-
-	t0 := time.Now()
 	deadline := time.After(10 * time.Minute)
 	for {
 		b, err := os.ReadFile(infoPath)
-		if err == nil && json.Unmarshal(b, &stack) == nil {
-			break
+		if err == nil && json.Unmarshal(b, &info) == nil {
+			return info, stop, nil
 		}
 		select {
 		case err := <-exited:
-			return 0, fmt.Errorf("rainflow dev exited before it was up (%v); last lines of %s:\n%s", err, logPath, tail(logPath, 30))
+			return info, nil, fmt.Errorf("rainflow dev exited before it was up (%v); last lines of %s:\n%s", err, logPath, tail(logPath, 30))
 		case <-deadline:
 			_ = stop()
-			return 0, fmt.Errorf("rainflow dev not up after 10 minutes; last lines of %s:\n%s", logPath, tail(logPath, 30))
+			return info, nil, fmt.Errorf("rainflow dev not up after 10 minutes; last lines of %s:\n%s", logPath, tail(logPath, 30))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	fmt.Fprintf(os.Stderr, "tests: stack up in %s (real node: %v %s)\n", time.Since(t0).Round(time.Millisecond), stack.RealNode, stack.RealNodeReason)
-	code := m.Run()
-	if err := stop(); err != nil {
-		return code, err
-	}
-	return code, nil
 }
 
 func tail(path string, n int) string {

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,7 @@ type devConfig struct {
 	GatewayAdmin string
 	Collector    string
 	Clean        bool
+	PortOffset   int
 }
 
 func (c *devConfig) define(f *flags) {
@@ -44,6 +47,7 @@ func (c *devConfig) define(f *flags) {
 	f.str(&c.GatewayHTTP, "gateway-listen", "", "127.0.0.1:7481", "gateway HTTP address")
 	f.str(&c.GatewayAdmin, "gateway-admin-listen", "", "127.0.0.1:7491", "gateway admin address")
 	f.str(&c.Collector, "collector-listen", "", "127.0.0.1:7482", "collector address")
+	f.integer(&c.PortOffset, "port-offset", "", 0, "add this to every port of the local stack and the platform, to run a second stack beside a first (kwok-only: the real node's host objects are one per machine)")
 	f.BoolVar(&c.Clean, "clean", false, "stop whatever a previous run left and remove its state (keeps the built tools), then exit")
 }
 
@@ -92,9 +96,25 @@ func runDev(ctx context.Context, args []string) error {
 	infoPath := filepath.Join(state, "dev.json")
 	_ = os.Remove(infoPath)
 
+	if cfg.PortOffset != 0 {
+		if cfg.PortOffset < 0 || cfg.PortOffset > 1000 {
+			return fmt.Errorf("port offset %d: want 0 to 1000", cfg.PortOffset)
+		}
+		for _, a := range []*string{&cfg.APIListen, &cfg.GatewayHTTP, &cfg.GatewayAdmin, &cfg.Collector} {
+			if *a, err = shiftPort(*a, cfg.PortOffset); err != nil {
+				return err
+			}
+		}
+	}
+	ports := devstack.DefaultPorts()
+	for _, p := range []*int{&ports.Temporal, &ports.TemporalUI, &ports.Registry, &ports.APIServer, &ports.Etcd,
+		&ports.Kubelet, &ports.KubeletHealth, &ports.Kwok, &ports.KCM, &ports.Scheduler} {
+		*p += cfg.PortOffset
+	}
+
 	t0 := time.Now()
 	stack, err := devstack.Start(ctx, devstack.Config{
-		StateDir: state, BinDir: cfg.Bin, RealNode: cfg.RealNode, FakeNodes: cfg.FakeNodes,
+		StateDir: state, BinDir: cfg.Bin, RealNode: cfg.RealNode, FakeNodes: cfg.FakeNodes, Ports: ports,
 		Kubeconfig: cfg.Kubeconfig, TemporalAddr: cfg.TemporalAddr, RegistryAddr: cfg.Registry,
 		Logger: logger,
 	})
@@ -215,6 +235,19 @@ Ctrl-C stops everything this command started.
 `, took.Round(100*time.Millisecond), info.APIURL, info.APIToken, orDash(info.TemporalUIURL), info.TemporalAddr, info.Namespace,
 		info.GatewayURL, info.CollectorURL, info.RegistryAddr, info.Kubeconfig, node, info.DBDriver, info.DBDSN,
 		info.APIToken, info.APIURL)
+}
+
+// shiftPort adds offset to the port of a host:port address.
+func shiftPort(addr string, offset int) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("address %q: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return "", fmt.Errorf("address %q: port: %w", addr, err)
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+offset)), nil
 }
 
 func orDash(s string) string {
