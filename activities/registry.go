@@ -56,4 +56,3 @@ func (r *Registry) ResolveImage(ctx context.Context, in ResolveImageInput) (Reso
 		Ref:    ref.Context().Digest(desc.Digest.String()).String(),
 	}, nil
 }
-
