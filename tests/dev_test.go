@@ -16,6 +16,9 @@ func TestDevURLs(t *testing.T) {
 		{"API health", stack.APIURL + "/healthz"},
 		{"API readiness", stack.APIURL + "/readyz"},
 		{"collector health", stack.CollectorURL + "/healthz"},
+		{"worker health", stack.WorkerURL + "/healthz"},
+		{"worker metrics", stack.WorkerURL + "/metrics"},
+		{"API metrics", stack.APIURL + "/metrics"},
 		{"registry", "http://" + stack.RegistryAddr + "/v2/"},
 	} {
 		t.Run(u.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ type devInfo struct {
 	Namespace      string `json:"temporalNamespace"`
 	GatewayURL     string `json:"gatewayUrl"`
 	CollectorURL   string `json:"collectorUrl"`
+	WorkerURL      string `json:"workerUrl"`
 	RegistryAddr   string `json:"registry"`
 	Kubeconfig     string `json:"kubeconfig"`
 	RealNode       bool   `json:"realNode"`

@@ -30,6 +30,7 @@ type devConfig struct {
 	GatewayHTTP  string
 	GatewayAdmin string
 	Collector    string
+	WorkerAdmin  string
 	Clean        bool
 	PortOffset   int
 }
@@ -47,6 +48,7 @@ func (c *devConfig) define(f *flags) {
 	f.str(&c.GatewayHTTP, "gateway-listen", "", "127.0.0.1:7481", "gateway HTTP address")
 	f.str(&c.GatewayAdmin, "gateway-admin-listen", "", "127.0.0.1:7491", "gateway admin address")
 	f.str(&c.Collector, "collector-listen", "", "127.0.0.1:7482", "collector address")
+	f.str(&c.WorkerAdmin, "worker-admin-listen", "", "127.0.0.1:7483", "worker health and metrics address")
 	f.integer(&c.PortOffset, "port-offset", "", 0, "add this to every port of the local stack and the platform, to run a second stack beside a first (kwok-only: the real node's host objects are one per machine)")
 	f.BoolVar(&c.Clean, "clean", false, "stop whatever a previous run left and remove its state (keeps the built tools), then exit")
 }
@@ -60,6 +62,7 @@ type DevInfo struct {
 	Namespace      string `json:"temporalNamespace"`
 	GatewayURL     string `json:"gatewayUrl"`
 	CollectorURL   string `json:"collectorUrl"`
+	WorkerURL      string `json:"workerUrl"`
 	RegistryAddr   string `json:"registry"`
 	Kubeconfig     string `json:"kubeconfig"`
 	RealNode       bool   `json:"realNode"`
@@ -100,7 +103,7 @@ func runDev(ctx context.Context, args []string) error {
 		if cfg.PortOffset < 0 || cfg.PortOffset > 1000 {
 			return fmt.Errorf("port offset %d: want 0 to 1000", cfg.PortOffset)
 		}
-		for _, a := range []*string{&cfg.APIListen, &cfg.GatewayHTTP, &cfg.GatewayAdmin, &cfg.Collector} {
+		for _, a := range []*string{&cfg.APIListen, &cfg.GatewayHTTP, &cfg.GatewayAdmin, &cfg.Collector, &cfg.WorkerAdmin} {
 			if *a, err = shiftPort(*a, cfg.PortOffset); err != nil {
 				return err
 			}
@@ -141,7 +144,7 @@ func runDev(ctx context.Context, args []string) error {
 	info := DevInfo{
 		APIURL: "http://" + cfg.APIListen, APIToken: token,
 		TemporalAddr: stack.TemporalAddr, TemporalUIURL: stack.TemporalUIURL, Namespace: stack.TemporalNamespace,
-		GatewayURL: "http://" + cfg.GatewayHTTP, CollectorURL: "http://" + cfg.Collector,
+		GatewayURL: "http://" + cfg.GatewayHTTP, CollectorURL: "http://" + cfg.Collector, WorkerURL: "http://" + cfg.WorkerAdmin,
 		RegistryAddr: stack.RegistryAddr, Kubeconfig: stack.Kubeconfig,
 		RealNode: stack.RealNode, RealNodeReason: stack.RealNodeReason, NodeName: stack.NodeName, PodCIDR: stack.PodCIDR,
 		DBDriver: "sqlite", DBDSN: filepath.Join(state, "rainflow.db"), PID: os.Getpid(),
@@ -163,7 +166,7 @@ func runDev(ctx context.Context, args []string) error {
 	defer procs.stop(15 * time.Second)
 	for _, p := range []procSpec{
 		{name: "collector", args: []string{"collector", "--listen", cfg.Collector, "--data-dir", filepath.Join(state, "collector")}, health: "http://" + cfg.Collector + "/healthz"},
-		{name: "worker", args: []string{"worker"}},
+		{name: "worker", args: []string{"worker", "--admin-listen", cfg.WorkerAdmin}, health: "http://" + cfg.WorkerAdmin + "/healthz"},
 		{name: "api", args: []string{"api", "--listen", cfg.APIListen}, health: info.APIURL + "/readyz"},
 		{name: "gateway", args: []string{"gateway", "--http-listen", cfg.GatewayHTTP, "--admin-listen", cfg.GatewayAdmin}, health: "http://" + cfg.GatewayAdmin + "/healthz"},
 	} {
@@ -223,6 +226,7 @@ Rainflow is up (%s).
   Temporal          %s   namespace %s
   gateway           %s
   collector         %s
+  worker            %s   (health and metrics)
   registry          %s   (plain HTTP)
   kubeconfig        %s
   Kubernetes        %s
@@ -233,7 +237,7 @@ Try:
 
 Ctrl-C stops everything this command started.
 `, took.Round(100*time.Millisecond), info.APIURL, info.APIToken, orDash(info.TemporalUIURL), info.TemporalAddr, info.Namespace,
-		info.GatewayURL, info.CollectorURL, info.RegistryAddr, info.Kubeconfig, node, info.DBDriver, info.DBDSN,
+		info.GatewayURL, info.CollectorURL, info.WorkerURL, info.RegistryAddr, info.Kubeconfig, node, info.DBDriver, info.DBDSN,
 		info.APIToken, info.APIURL)
 }
 

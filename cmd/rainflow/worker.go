@@ -16,6 +16,7 @@ type workerConfig struct {
 	DBDriver, DBDSN  string
 	InsecureRegistry []string
 	MaxActivities    int
+	AdminListen      string
 }
 
 func (c *workerConfig) define(f *flags) {
@@ -24,6 +25,7 @@ func (c *workerConfig) define(f *flags) {
 	defineDB(f, &c.DBDriver, &c.DBDSN)
 	f.list(&c.InsecureRegistry, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
 	f.integer(&c.MaxActivities, "max-activities", "", 100, "activities run at once")
+	f.str(&c.AdminListen, "admin-listen", "", "127.0.0.1:7483", "address of /healthz (200 once polling) and /metrics; empty for none")
 }
 
 func (c workerConfig) Validate() error {
@@ -69,12 +71,17 @@ func runWorker(ctx context.Context, args []string) error {
 		Store:    &activities.Store{Releases: st},
 	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities})
 	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
-	stop := make(chan interface{})
-	go func() { <-ctx.Done(); close(stop) }()
-	if err := w.Run(stop); err != nil {
-		return fmt.Errorf("run worker: %w", err)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
 	}
-	logger.Info("worker stopped")
+	defer w.Stop()
+	if cfg.AdminListen != "" {
+		if err := serveAdmin(ctx, cfg.AdminListen, logger); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	logger.Info("worker stopping")
 	return nil
 }
 
