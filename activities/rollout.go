@@ -22,6 +22,9 @@ type WaitRolloutInput struct {
 	Deployment string `json:"deployment"`
 	Service    string `json:"service,omitempty"` // when set, also wait for its ready endpoints
 	Generation int64  `json:"generation"`        // the generation the apply produced
+	// Deadline, when set, is when a rollout that is still not complete fails for good (a readiness
+	// probe that never passes does not stop a Deployment on its own for 10 minutes).
+	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // RolloutProgress is what a rollout looks like now; it is the heartbeat detail too.
@@ -70,6 +73,15 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 		activity.RecordHeartbeat(ctx, p)
 		if done {
 			return WaitRolloutResult{RolloutProgress: p}, nil
+		}
+		if !in.Deadline.IsZero() && time.Now().After(in.Deadline) {
+			detail := ""
+			if p.Message != "" {
+				detail = ": " + p.Message
+			}
+			return WaitRolloutResult{}, permanent(ErrTypeRolloutStalled, fmt.Errorf(
+				"rollout of %s/%s not complete by its deadline (%d/%d updated, %d available, %d ready endpoints)%s",
+				in.Namespace, in.Deployment, p.Updated, p.Desired, p.Available, p.ReadyEndpoints, detail))
 		}
 		select {
 		case <-ctx.Done():

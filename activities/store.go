@@ -10,9 +10,10 @@ import (
 	"github.com/rainflow/rainflow/store"
 )
 
-// ReleaseRecorder records releases; *store.Store is one.
+// ReleaseRecorder records and lists releases; *store.Store is one.
 type ReleaseRecorder interface {
 	RecordRelease(ctx context.Context, r store.Release) (store.Release, error)
+	ListReleases(ctx context.Context, componentID string, page store.Page) ([]store.Release, string, error)
 }
 
 // Store holds the activities that write the metadata database.
@@ -49,4 +50,34 @@ func (s *Store) RecordRelease(ctx context.Context, in RecordReleaseInput) (Recor
 		return RecordReleaseResult{}, err
 	}
 	return RecordReleaseResult{ReleaseID: r.ID, CreatedAt: r.CreatedAt}, nil
+}
+
+// LatestReleaseInput names a component.
+type LatestReleaseInput struct {
+	ComponentID string `json:"componentId"`
+}
+
+// LatestReleaseResult is the component's newest release, if it has one.
+type LatestReleaseResult struct {
+	Found     bool                   `json:"found"`
+	ReleaseID string                 `json:"releaseId,omitempty"`
+	Image     string                 `json:"image,omitempty"` // repository@sha256:...
+	Spec      contract.ComponentSpec `json:"spec"`
+}
+
+// LatestRelease reads the release that runs now: an upgrade that fails goes back to it.
+func (s *Store) LatestRelease(ctx context.Context, in LatestReleaseInput) (LatestReleaseResult, error) {
+	rels, _, err := s.Releases.ListReleases(ctx, in.ComponentID, store.Page{Limit: 1})
+	if err != nil {
+		err = fmt.Errorf("read latest release of component %s: %w", in.ComponentID, err)
+		if errors.Is(err, store.ErrInvalid) {
+			return LatestReleaseResult{}, permanent(ErrTypeInvalidSpec, err)
+		}
+		return LatestReleaseResult{}, err
+	}
+	if len(rels) == 0 {
+		return LatestReleaseResult{}, nil
+	}
+	r := rels[0]
+	return LatestReleaseResult{Found: true, ReleaseID: r.ID, Image: r.ImageDigest, Spec: r.Spec}, nil
 }

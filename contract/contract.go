@@ -120,7 +120,15 @@ type DeployInput struct {
 	ComponentID string        `json:"componentId"` // the store's id, for recording the release
 	Spec        ComponentSpec `json:"spec"`
 	RequestedBy string        `json:"requestedBy,omitempty"`
+	// NoRollback keeps a failed upgrade in place instead of going back to the release that ran before.
+	NoRollback bool `json:"noRollback,omitempty"`
+	// RolloutTimeoutSeconds bounds the wait for the rollout; 0 means DefaultRolloutTimeoutSeconds.
+	RolloutTimeoutSeconds int32 `json:"rolloutTimeoutSeconds,omitempty"`
 }
+
+// DefaultRolloutTimeoutSeconds is how long a rollout may take before the operation fails (and an
+// upgrade goes back to the previous release).
+const DefaultRolloutTimeoutSeconds = 300
 
 // DeployResult is what a finished Deploy reports.
 type DeployResult struct {

@@ -1,11 +1,8 @@
 package workflows
 
 import (
-	"fmt"
-
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/rainflow/rainflow/activities"
 	"github.com/rainflow/rainflow/contract"
 )
 
@@ -13,71 +10,74 @@ import (
 const (
 	StepResolveImage    = "resolve image"
 	StepEnsureNamespace = "ensure namespace"
+	StepCurrentRelease  = "read current release"
 	StepApply           = "apply"
 	StepWaitRollout     = "wait for rollout"
 	StepRecordRelease   = "record release"
+	StepRollBack        = "roll back"
 )
 
-// Deploy rolls a component out to its spec: resolve the image to a digest, apply the rendered objects,
-// wait until every replica is ready behind the Service, and record the release. The operation's
-// release id is its operation id: one deploy, at most one release.
+// Change ids for workflow.GetVersion, so that runs started by an older worker replay on this code.
+const (
+	// changeCompensation added reading the current release before the apply, the rollout deadline, and
+	// going back to the current release when an upgrade fails.
+	changeCompensation = "deploy-compensation"
+)
+
+// Deploy rolls a component out to its spec (first deploy and upgrade): resolve the image to a digest,
+// apply the rendered objects, wait until every replica is ready behind the Service, and record the
+// release. An upgrade that fails after the apply (or is cancelled) goes back to the release that ran
+// before, unless the caller asked not to. The operation's release id is its operation id.
 func Deploy(ctx workflow.Context, in contract.DeployInput) (contract.DeployResult, error) {
-	var (
-		reg  *activities.Registry
-		kube *activities.Kube
-		st   *activities.Store
-	)
-	pr, err := newProgress(ctx, contract.OperationDeploy,
-		StepResolveImage, StepEnsureNamespace, StepApply, StepWaitRollout, StepRecordRelease)
+	return deploy(ctx, contract.OperationDeploy, in)
+}
+
+// Rollback runs a component at an earlier release again: its image by digest and its whole spec.
+func Rollback(ctx workflow.Context, in contract.RollbackInput) (contract.DeployResult, error) {
+	workflow.GetLogger(ctx).Info("rollback", "toRelease", in.ToReleaseID)
+	return deploy(ctx, contract.OperationRollback, in.Deploy)
+}
+
+func deploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput) (contract.DeployResult, error) {
+	version := workflow.GetVersion(ctx, changeCompensation, workflow.DefaultVersion, 1)
+	return runDeploy(ctx, kind, in, version >= 1)
+}
+
+// runDeploy is the deploy's list of steps; compensate is whether this run reads the current release
+// and goes back to it on failure (runs started before changeCompensation do not).
+func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput, compensate bool) (contract.DeployResult, error) {
+	steps := []string{StepResolveImage, StepEnsureNamespace, StepApply, StepWaitRollout, StepRecordRelease}
+	if compensate {
+		steps = []string{StepResolveImage, StepEnsureNamespace, StepCurrentRelease, StepApply, StepWaitRollout, StepRecordRelease}
+	}
+	pr, err := newProgress(ctx, kind, steps...)
 	if err != nil {
 		return contract.DeployResult{}, err
 	}
-	short := workflow.WithActivityOptions(ctx, shortCall)
-	logger := workflow.GetLogger(ctx)
-	logger.Info("deploy started", "tenant", in.Ref.Tenant, "app", in.Ref.App, "component", in.Ref.Component, "operation", in.OperationID)
+	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate}
+	workflow.GetLogger(ctx).Info("deploy started", "kind", kind, "tenant", in.Ref.Tenant, "app", in.Ref.App,
+		"component", in.Ref.Component, "operation", in.OperationID)
 
-	var image activities.ResolveImageResult
-	if err := pr.run(StepResolveImage, func() error {
-		return workflow.ExecuteActivity(short, reg.ResolveImage, activities.ResolveImageInput{Image: in.Spec.Image}).Get(ctx, &image)
-	}); err != nil {
+	image, err := d.resolveImage()
+	if err != nil {
 		return contract.DeployResult{}, err
 	}
-	pr.detail(StepResolveImage, image.Ref)
-
-	if err := pr.run(StepEnsureNamespace, func() error {
-		return workflow.ExecuteActivity(short, kube.EnsureNamespace, activities.EnsureNamespaceInput{Tenant: in.Ref.Tenant}).Get(ctx, nil)
-	}); err != nil {
+	if err := d.ensureNamespace(); err != nil {
 		return contract.DeployResult{}, err
 	}
-
-	var applied activities.ApplyResult
-	if err := pr.run(StepApply, func() error {
-		return workflow.ExecuteActivity(short, kube.Apply, activities.ApplyInput{
-			Ref: in.Ref, ReleaseID: in.OperationID, Image: image.Ref, Spec: in.Spec,
-		}).Get(ctx, &applied)
-	}); err != nil {
+	prev, err := d.currentRelease()
+	if err != nil {
 		return contract.DeployResult{}, err
 	}
-	pr.detail(StepApply, "deployment "+applied.Namespace+"/"+applied.Deployment)
-
-	var rollout activities.WaitRolloutResult
-	if err := pr.run(StepWaitRollout, func() error {
-		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longWait), kube.WaitRollout, activities.WaitRolloutInput{
-			Namespace: applied.Namespace, Deployment: applied.Deployment, Service: applied.Service, Generation: applied.Generation,
-		}).Get(ctx, &rollout)
-	}); err != nil {
+	applied, err := d.apply(in.OperationID, image, in.Spec)
+	if err != nil {
+		return contract.DeployResult{}, d.rollBack(prev, err)
+	}
+	if err := d.waitRollout(applied); err != nil {
+		return contract.DeployResult{}, d.rollBack(prev, err)
+	}
+	if err := d.recordRelease(image); err != nil {
 		return contract.DeployResult{}, err
 	}
-	pr.detail(StepWaitRollout, fmt.Sprintf("%d/%d replicas available, %d ready endpoints",
-		rollout.Available, rollout.Desired, rollout.ReadyEndpoints))
-
-	if err := pr.run(StepRecordRelease, func() error {
-		return workflow.ExecuteActivity(short, st.RecordRelease, activities.RecordReleaseInput{
-			ReleaseID: in.OperationID, ComponentID: in.ComponentID, OperationID: in.OperationID,
-			Image: image.Ref, Spec: in.Spec,
-		}).Get(ctx, nil)
-	}); err != nil {
-		return contract.DeployResult{}, err
-	}
-	return contract.DeployResult{ReleaseID: in.OperationID, ImageDigest: image.Ref, Workload: applied.Deployment}, nil
+	return contract.DeployResult{ReleaseID: in.OperationID, ImageDigest: image, Workload: applied.Deployment}, nil
 }

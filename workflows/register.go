@@ -14,6 +14,7 @@ type Registry interface {
 // Register registers every workflow under its contract name.
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Deploy, workflowOptions(contract.WorkflowDeploy))
+	r.RegisterWorkflowWithOptions(Rollback, workflowOptions(contract.WorkflowRollback))
 }
 
 func workflowOptions(name string) workflow.RegisterOptions {
