@@ -15,6 +15,9 @@ const (
 	ErrTypeForbidden      = "Forbidden"
 	ErrTypeRolloutFailed  = "RolloutFailed"
 	ErrTypeRolloutStalled = "RolloutStalled"
+	// ErrTypeWorkloadNotFound: the component has no workload to start, stop, restart or scale (it was
+	// never deployed, or it was deleted).
+	ErrTypeWorkloadNotFound = "WorkloadNotFound"
 )
 
 // permanent wraps err as a non-retryable application error of the given type.

@@ -31,9 +31,10 @@ const (
 // start answers a BusyError naming the running operation.
 type fakeWorkflows struct {
 	mu       sync.Mutex
-	starts   []contract.DeployInput
+	started  []api.WorkflowStart       // every workflow started
+	starts   []contract.DeployInput    // the inputs of the deploys among them
 	running  map[string]*api.BusyError // by workflow id
-	startErr error                     // answered by every StartDeploy when set
+	startErr error                     // answered by every Start when set
 	statuses map[string]api.OperationStatus
 	descErr  error
 	canceled []string
@@ -44,22 +45,25 @@ func newFakeWorkflows() *fakeWorkflows {
 	return &fakeWorkflows{running: map[string]*api.BusyError{}, statuses: map[string]api.OperationStatus{}}
 }
 
-func (f *fakeWorkflows) StartDeploy(_ context.Context, in contract.DeployInput) (string, error) {
+func (f *fakeWorkflows) Start(_ context.Context, w api.WorkflowStart) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil {
 		return "", f.startErr
 	}
-	id := contract.ComponentWorkflowID(in.Ref)
+	id := contract.ComponentWorkflowID(w.Ref)
 	if busy, ok := f.running[id]; ok {
 		b := *busy
 		return "", &b
 	}
 	f.runs++
 	runID := fmt.Sprintf("run-%d", f.runs)
-	f.running[id] = &api.BusyError{WorkflowID: id, RunID: runID, OperationID: in.OperationID, Kind: "deploy"}
-	f.statuses[runID] = api.OperationStatus{State: api.StateRunning, OperationID: in.OperationID}
-	f.starts = append(f.starts, in)
+	f.running[id] = &api.BusyError{WorkflowID: id, RunID: runID, OperationID: w.OperationID, Kind: string(w.Kind)}
+	f.statuses[runID] = api.OperationStatus{State: api.StateRunning, OperationID: w.OperationID}
+	f.started = append(f.started, w)
+	if in, ok := w.Input.(contract.DeployInput); ok {
+		f.starts = append(f.starts, in)
+	}
 	return runID, nil
 }
 
@@ -96,7 +100,14 @@ func (f *fakeWorkflows) finish(workflowID string, st api.OperationStatus) {
 func (f *fakeWorkflows) startCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.starts)
+	return len(f.started)
+}
+
+// lastStart answers the last workflow started.
+func (f *fakeWorkflows) lastStart() api.WorkflowStart {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.started[len(f.started)-1]
 }
 
 // fakeImages knows the images in images; others are missing, unless err says the registry fails.

@@ -43,29 +43,29 @@ func NewTemporalWorkflows(c client.Client, logger *slog.Logger) *TemporalWorkflo
 
 var _ Workflows = (*TemporalWorkflows)(nil)
 
-// StartDeploy starts the Deploy workflow under the component's workflow id. The id allows one running
-// run: a second start fails (conflict policy FAIL, error when already started) and answers a
-// *BusyError naming the running operation; after the run closed, a new run may start (reuse policy
-// ALLOW_DUPLICATE).
-func (t *TemporalWorkflows) StartDeploy(ctx context.Context, in contract.DeployInput) (string, error) {
-	id := contract.ComponentWorkflowID(in.Ref)
-	kind := string(contract.OperationDeploy)
+// Start starts the operation's workflow under the component's workflow id, with the operation in its
+// memo and search attributes. The id allows one running run: a second start fails (conflict policy
+// FAIL, error when already started) and answers a *BusyError naming the running operation; after the
+// run closed, a new run may start (reuse policy ALLOW_DUPLICATE).
+func (t *TemporalWorkflows) Start(ctx context.Context, w WorkflowStart) (string, error) {
+	id := contract.ComponentWorkflowID(w.Ref)
+	kind := string(w.Kind)
 	opts := client.StartWorkflowOptions{
 		ID:                                       id,
 		TaskQueue:                                contract.TaskQueueOperations,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo:                                     map[string]any{memoOperationID: in.OperationID, memoKind: kind},
+		Memo:                                     map[string]any{memoOperationID: w.OperationID, memoKind: kind},
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(in.Ref.Tenant),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(in.Ref.App),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeComponent).ValueSet(in.Ref.Component),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(w.Ref.Tenant),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(w.Ref.App),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeComponent).ValueSet(w.Ref.Component),
 			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeOperation).ValueSet(kind),
 		),
-		StaticSummary: fmt.Sprintf("%s %s/%s/%s (operation %s)", kind, in.Ref.Tenant, in.Ref.App, in.Ref.Component, in.OperationID),
+		StaticSummary: fmt.Sprintf("%s %s/%s/%s (operation %s)", kind, w.Ref.Tenant, w.Ref.App, w.Ref.Component, w.OperationID),
 	}
-	run, err := t.client.ExecuteWorkflow(ctx, opts, contract.WorkflowDeploy, in)
+	run, err := t.client.ExecuteWorkflow(ctx, opts, w.Workflow, w.Input)
 	if err != nil {
 		var already *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &already) {
@@ -74,8 +74,8 @@ func (t *TemporalWorkflows) StartDeploy(ctx context.Context, in contract.DeployI
 		return "", fmt.Errorf("start workflow %s: %w", id, err)
 	}
 	t.logger.InfoContext(ctx, "started workflow", "workflow_id", id, "run_id", run.GetRunID(),
-		"operation_id", in.OperationID, "kind", kind,
-		"tenant", in.Ref.Tenant, "app", in.Ref.App, "component", in.Ref.Component)
+		"operation_id", w.OperationID, "kind", kind, "workflow_type", w.Workflow,
+		"tenant", w.Ref.Tenant, "app", w.Ref.App, "component", w.Ref.Component)
 	return run.GetRunID(), nil
 }
 

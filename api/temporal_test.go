@@ -34,6 +34,11 @@ var deployInput = contract.DeployInput{
 	RequestedBy: "alice",
 }
 
+var deployStart = api.WorkflowStart{
+	Workflow: contract.WorkflowDeploy, Kind: contract.OperationDeploy, OperationID: deployInput.OperationID,
+	Ref: deployInput.Ref, Input: deployInput,
+}
+
 func newTemporal(t *testing.T) (*mocks.Client, *api.TemporalWorkflows) {
 	c := mocks.NewClient(t)
 	return c, api.NewTemporalWorkflows(c, slog.New(slog.DiscardHandler))
@@ -59,39 +64,54 @@ func describeResponse(t *testing.T, status enumspb.WorkflowExecutionStatus, star
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}
 }
 
-func TestTemporalStartDeploy(t *testing.T) {
+func TestTemporalStart(t *testing.T) {
 	t.Parallel()
-	c, wf := newTemporal(t)
-	run := mocks.NewWorkflowRun(t)
-	run.On("GetRunID").Return("run-1")
-	var opts client.StartWorkflowOptions
-	c.On("ExecuteWorkflow", mock.Anything, mock.Anything, contract.WorkflowDeploy, deployInput).
-		Run(func(args mock.Arguments) { opts = args.Get(1).(client.StartWorkflowOptions) }).
-		Return(run, nil)
-
-	runID, err := wf.StartDeploy(t.Context(), deployInput)
-	require.NoError(t, err)
-	require.Equal(t, "run-1", runID)
-
-	require.Equal(t, "rainflow/acme/shop/web", opts.ID)
-	require.Equal(t, contract.TaskQueueOperations, opts.TaskQueue)
-	require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, opts.WorkflowIDConflictPolicy)
-	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
-	require.True(t, opts.WorkflowExecutionErrorWhenAlreadyStarted)
-	require.Equal(t, map[string]any{"operationId": "op-1", "kind": "deploy"}, opts.Memo)
-	attrs := map[string]string{
-		contract.SearchAttributeTenant: "acme", contract.SearchAttributeApp: "shop",
-		contract.SearchAttributeComponent: "web", contract.SearchAttributeOperation: "deploy",
+	scaleInput := contract.ScaleInput{OperationID: "op-2", Ref: deployInput.Ref, ComponentID: "c-1", Replicas: 3}
+	tests := []struct {
+		name  string
+		start api.WorkflowStart
+	}{
+		{name: "deploy", start: deployStart},
+		{name: "scale", start: api.WorkflowStart{Workflow: contract.WorkflowScale, Kind: contract.OperationScale,
+			OperationID: "op-2", Ref: deployInput.Ref, Input: scaleInput}},
 	}
-	require.Equal(t, len(attrs), opts.TypedSearchAttributes.Size())
-	for name, want := range attrs {
-		got, ok := opts.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(name))
-		require.True(t, ok, name)
-		require.Equal(t, want, got, name)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, wf := newTemporal(t)
+			run := mocks.NewWorkflowRun(t)
+			run.On("GetRunID").Return("run-1")
+			var opts client.StartWorkflowOptions
+			c.On("ExecuteWorkflow", mock.Anything, mock.Anything, tt.start.Workflow, tt.start.Input).
+				Run(func(args mock.Arguments) { opts = args.Get(1).(client.StartWorkflowOptions) }).
+				Return(run, nil)
+
+			runID, err := wf.Start(t.Context(), tt.start)
+			require.NoError(t, err)
+			require.Equal(t, "run-1", runID)
+
+			kind := string(tt.start.Kind)
+			require.Equal(t, "rainflow/acme/shop/web", opts.ID, "every operation on the component shares its workflow id")
+			require.Equal(t, contract.TaskQueueOperations, opts.TaskQueue)
+			require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, opts.WorkflowIDConflictPolicy)
+			require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
+			require.True(t, opts.WorkflowExecutionErrorWhenAlreadyStarted)
+			require.Equal(t, map[string]any{"operationId": tt.start.OperationID, "kind": kind}, opts.Memo)
+			attrs := map[string]string{
+				contract.SearchAttributeTenant: "acme", contract.SearchAttributeApp: "shop",
+				contract.SearchAttributeComponent: "web", contract.SearchAttributeOperation: kind,
+			}
+			require.Equal(t, len(attrs), opts.TypedSearchAttributes.Size())
+			for name, want := range attrs {
+				got, ok := opts.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(name))
+				require.True(t, ok, name)
+				require.Equal(t, want, got, name)
+			}
+		})
 	}
 }
 
-func TestTemporalStartDeployBusy(t *testing.T) {
+func TestTemporalStartBusy(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
@@ -116,7 +136,7 @@ func TestTemporalStartDeployBusy(t *testing.T) {
 				Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "req", "run-0"))
 			tt.describe(c)
 
-			_, err := wf.StartDeploy(t.Context(), deployInput)
+			_, err := wf.Start(t.Context(), deployStart)
 			var busy *api.BusyError
 			require.ErrorAs(t, err, &busy)
 			require.Equal(t, "rainflow/acme/shop/web", busy.WorkflowID)
@@ -126,12 +146,12 @@ func TestTemporalStartDeployBusy(t *testing.T) {
 	}
 }
 
-func TestTemporalStartDeployFails(t *testing.T) {
+func TestTemporalStartFails(t *testing.T) {
 	t.Parallel()
 	c, wf := newTemporal(t)
 	c.On("ExecuteWorkflow", mock.Anything, mock.Anything, contract.WorkflowDeploy, deployInput).
 		Return(nil, serviceerror.NewUnavailable("connection refused"))
-	_, err := wf.StartDeploy(t.Context(), deployInput)
+	_, err := wf.Start(t.Context(), deployStart)
 	require.ErrorContains(t, err, "start workflow rainflow/acme/shop/web: connection refused")
 	var busy *api.BusyError
 	require.False(t, errors.As(err, &busy))

@@ -16,7 +16,7 @@ import (
 
 // Bounds of a component's spec.
 const (
-	maxReplicas         = 100
+	maxReplicas         = contract.MaxReplicas
 	maxProbePeriod      = 3600
 	maxFailureThreshold = 100
 )

@@ -58,14 +58,16 @@ func newComponentView(t store.Tenant, a store.App, c store.Component) componentV
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Links: map[string]string{
 			"self": self, "app": appPath(t.Name, a.Name), "deploys": self + "/deploys",
+			"start": self + "/start", "stop": self + "/stop", "restart": self + "/restart", "scale": self + "/scale",
 			"operations": self + "/operations", "releases": self + "/releases",
 		},
 	}
 }
 
-// deployAccepted answers a started (or replayed) deploy.
-type deployAccepted struct {
+// operationAccepted answers a started (or replayed) operation.
+type operationAccepted struct {
 	OperationID string            `json:"operationId"`
+	Kind        string            `json:"kind"`
 	WorkflowID  string            `json:"workflowId"`
 	RunID       string            `json:"runId"`
 	Links       map[string]string `json:"links"`

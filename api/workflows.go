@@ -13,14 +13,23 @@ import (
 // Workflows starts, reads and cancels operations' workflows. TemporalWorkflows is the implementation
 // over a Temporal client.
 type Workflows interface {
-	// StartDeploy starts the component's Deploy workflow and answers its run id. A component that
-	// already runs an operation answers a *BusyError.
-	StartDeploy(ctx context.Context, in contract.DeployInput) (runID string, err error)
+	// Start starts an operation's workflow under its component's workflow id and answers its run id.
+	// A component that already runs an operation answers a *BusyError.
+	Start(ctx context.Context, w WorkflowStart) (runID string, err error)
 	// Describe answers the state of one run of a workflow. A run Temporal does not know (never
 	// started, or past the namespace's retention) answers ErrExecutionNotFound.
 	Describe(ctx context.Context, workflowID, runID string) (OperationStatus, error)
 	// Cancel asks the run to cancel; the workflow compensates and ends as canceled.
 	Cancel(ctx context.Context, workflowID, runID string) error
+}
+
+// WorkflowStart is one operation's workflow to start.
+type WorkflowStart struct {
+	Workflow    string // the workflow type, a contract.Workflow* name
+	Kind        contract.OperationKind
+	OperationID string
+	Ref         contract.ComponentRef
+	Input       any // the workflow's input: the contract.*Input of Workflow
 }
 
 // ErrExecutionNotFound: Temporal does not know the workflow run.

@@ -105,7 +105,7 @@ func TestVerticalSlice(t *testing.T) {
 	op := waitOperation(t, api, tenant, acc.OperationID, 3*time.Minute)
 	t.Logf("deploy finished in %s: %s", time.Since(t0).Round(time.Millisecond), op.State)
 	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
-	wantSteps := []string{"resolve image", "ensure namespace", "apply", "wait for rollout", "record release"}
+	wantSteps := []string{"resolve image", "ensure namespace", "read current release", "apply", "wait for rollout", "record release"}
 	require.Len(t, op.Steps, len(wantSteps))
 	for i, s := range op.Steps {
 		require.Equal(t, wantSteps[i], s.Name)

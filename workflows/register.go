@@ -14,6 +14,10 @@ type Registry interface {
 // Register registers every workflow under its contract name.
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Deploy, workflowOptions(contract.WorkflowDeploy))
+	r.RegisterWorkflowWithOptions(Start, workflowOptions(contract.WorkflowStart))
+	r.RegisterWorkflowWithOptions(Stop, workflowOptions(contract.WorkflowStop))
+	r.RegisterWorkflowWithOptions(Restart, workflowOptions(contract.WorkflowRestart))
+	r.RegisterWorkflowWithOptions(Scale, workflowOptions(contract.WorkflowScale))
 	r.RegisterWorkflowWithOptions(Rollback, workflowOptions(contract.WorkflowRollback))
 }
 

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/rainflow/rainflow/contract"
+	"github.com/rainflow/rainflow/store"
+)
+
+// The lifecycle operations of a deployed component: start, stop, restart and scale. Each is a
+// workflow under the component's workflow id, started by startOperation exactly as a deploy is.
+
+// createStart starts a Start operation: the workload goes back to the replicas of the stored spec.
+func (s *Server) createStart(w http.ResponseWriter, r *http.Request) error {
+	return s.startOperation(w, r, operationKind{
+		kind: contract.OperationStart, workflow: contract.WorkflowStart,
+		check: func(_ context.Context, c store.Component) error {
+			if c.Spec.Replicas < 1 {
+				return &Problem{Type: typeValidation, Status: http.StatusUnprocessableEntity,
+					Detail: fmt.Sprintf(`component %q has 0 replicas in its spec, so starting it would run nothing; scale it instead (POST .../components/%s/scale {"replicas": n})`,
+						c.Name, c.Name),
+					Errors: []FieldError{{Field: "spec.replicas", Reason: "is 0"}}}
+			}
+			return nil
+		},
+		input: func(o startingOperation) any {
+			return contract.StartInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID,
+				Replicas: o.Component.Spec.Replicas, RequestedBy: o.RequestedBy}
+		},
+	})
+}
+
+// createStop starts a Stop operation: the workload goes to zero replicas, every other object stays.
+func (s *Server) createStop(w http.ResponseWriter, r *http.Request) error {
+	return s.startOperation(w, r, operationKind{
+		kind: contract.OperationStop, workflow: contract.WorkflowStop,
+		input: func(o startingOperation) any {
+			return contract.StopInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, RequestedBy: o.RequestedBy}
+		},
+	})
+}
+
+// createRestart starts a Restart operation: a rolling replacement of every pod, without downtime.
+func (s *Server) createRestart(w http.ResponseWriter, r *http.Request) error {
+	return s.startOperation(w, r, operationKind{
+		kind: contract.OperationRestart, workflow: contract.WorkflowRestart,
+		input: func(o startingOperation) any {
+			return contract.RestartInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, RequestedBy: o.RequestedBy}
+		},
+	})
+}
+
+// scaleRequest is the body of POST .../scale.
+type scaleRequest struct {
+	Replicas *int32 `json:"replicas"`
+}
+
+func (req *scaleRequest) validate() error {
+	switch {
+	case req.Replicas == nil:
+		return validationProblem("scale request", []FieldError{{Field: "replicas", Reason: "is required"}})
+	case *req.Replicas < 0 || *req.Replicas > contract.MaxReplicas:
+		return validationProblem("scale request", []FieldError{{Field: "replicas",
+			Reason: fmt.Sprintf("must be between 0 and %d", contract.MaxReplicas)}})
+	}
+	return nil
+}
+
+// createScale starts a Scale operation. Once its workflow started, the new replicas are stored in the
+// component's spec, so the next deploy keeps them. Storing them only then (rather than before the
+// start) means a scale refused as busy changes nothing: several refused scales writing and taking back
+// their replicas concurrently could leave one refused request's replicas in the spec.
+func (s *Server) createScale(w http.ResponseWriter, r *http.Request) error {
+	var req scaleRequest
+	return s.startOperation(w, r, operationKind{
+		kind: contract.OperationScale, workflow: contract.WorkflowScale,
+		body: &req, bodyRequired: true, validate: req.validate,
+		started: func(ctx context.Context, o startingOperation) error {
+			if err := s.storeReplicas(ctx, o.Component, *req.Replicas); err != nil {
+				return &Problem{Type: typeStoreUnavailable, Status: http.StatusServiceUnavailable,
+					Detail: fmt.Sprintf("the scale of component %q started as operation %s, but storing its replicas failed (%v); "+
+						"retry the request with the same Idempotency-Key to finish it", o.Component.Name, o.ID, err)}
+			}
+			return nil
+		},
+		input: func(o startingOperation) any {
+			return contract.ScaleInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID,
+				Replicas: *req.Replicas, RequestedBy: o.RequestedBy}
+		},
+	})
+}
+
+// storeReplicasAttempts bounds how often storeReplicas reads a component that changed under it again.
+const storeReplicasAttempts = 5
+
+// storeReplicas writes the replicas into the component's stored spec, optimistically at the version it
+// read; a component that changed meanwhile (its spec replaced by a PUT) is read again and written
+// with the replicas. A spec already at the replicas is not written.
+func (s *Server) storeReplicas(ctx context.Context, c store.Component, replicas int32) error {
+	for attempt := 1; ; attempt++ {
+		if c.Spec.Replicas == replicas {
+			return nil
+		}
+		spec := c.Spec
+		spec.Replicas = replicas
+		_, err := s.store.UpdateComponentSpec(ctx, c.ID, c.Version, spec)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, store.ErrConflict) || attempt == storeReplicasAttempts {
+			return fmt.Errorf("store replicas %d of component %q: %w", replicas, c.Name, err)
+		}
+		current, err := s.store.GetComponentByID(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("store replicas %d of component %q: %w", replicas, c.Name, err)
+		}
+		c = current
+	}
+}
