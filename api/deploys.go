@@ -11,19 +11,43 @@ import (
 )
 
 // deployRequest is the body of POST .../deploys: the deploy rolls the component out to its stored
-// spec, so the body may be absent or {}.
-type deployRequest struct{}
+// spec, so the body may be absent or {}; it only tunes how the rollout is judged.
+type deployRequest struct {
+	// NoRollback keeps a failed upgrade in place instead of going back to the release that ran before.
+	NoRollback bool `json:"noRollback"`
+	// RolloutTimeoutSeconds bounds the wait for the new pods to be ready (default 300).
+	RolloutTimeoutSeconds *int32 `json:"rolloutTimeoutSeconds"`
+}
+
+// maxRolloutTimeoutSeconds bounds a deploy's rollout timeout to an hour.
+const maxRolloutTimeoutSeconds = 3600
+
+func (req *deployRequest) validate() error {
+	if t := req.RolloutTimeoutSeconds; t != nil && (*t < 1 || *t > maxRolloutTimeoutSeconds) {
+		return validationProblem("deploy request", []FieldError{{Field: "rolloutTimeoutSeconds",
+			Reason: fmt.Sprintf("%d is out of range: 1 to %d seconds", *t, maxRolloutTimeoutSeconds)}})
+	}
+	return nil
+}
+
+func (req *deployRequest) timeout() int32 {
+	if req.RolloutTimeoutSeconds == nil {
+		return 0
+	}
+	return *req.RolloutTimeoutSeconds
+}
 
 // createDeploy starts a Deploy operation of the component at its current spec, once its image is
 // known to be in the registry; startOperation does the rest.
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	var req deployRequest
 	return s.startOperation(w, r, operationKind{
-		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: &req,
+		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: &req, validate: req.validate,
 		check: func(ctx context.Context, c store.Component) error { return s.checkImage(ctx, c.Spec.Image) },
 		input: func(o startingOperation) any {
 			return contract.DeployInput{
 				OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, Spec: o.Component.Spec, RequestedBy: o.RequestedBy,
+				NoRollback: req.NoRollback, RolloutTimeoutSeconds: req.timeout(),
 			}
 		},
 	})

@@ -93,29 +93,39 @@ func (s *Server) createScale(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
-// storeReplicasAttempts bounds how often storeReplicas reads a component that changed under it again.
-const storeReplicasAttempts = 5
+// storeSpecAttempts bounds how often storeSpec reads a component that changed under it again.
+const storeSpecAttempts = 5
 
-// storeReplicas writes the replicas into the component's stored spec, optimistically at the version it
-// read; a component that changed meanwhile (its spec replaced by a PUT) is read again and written
-// with the replicas. A spec already at the replicas is not written.
+// storeReplicas writes the replicas into the component's stored spec.
 func (s *Server) storeReplicas(ctx context.Context, c store.Component, replicas int32) error {
+	return s.storeSpec(ctx, c, fmt.Sprintf("replicas %d", replicas), func(spec *contract.ComponentSpec) bool {
+		if spec.Replicas == replicas {
+			return false
+		}
+		spec.Replicas = replicas
+		return true
+	})
+}
+
+// storeSpec changes the component's stored spec with change, optimistically at the version it read; a
+// component that changed meanwhile (its spec replaced by a PUT) is read again and changed again. A
+// change that reports nothing to change is not written.
+func (s *Server) storeSpec(ctx context.Context, c store.Component, what string, change func(*contract.ComponentSpec) bool) error {
 	for attempt := 1; ; attempt++ {
-		if c.Spec.Replicas == replicas {
+		spec := c.Spec
+		if !change(&spec) {
 			return nil
 		}
-		spec := c.Spec
-		spec.Replicas = replicas
 		_, err := s.store.UpdateComponentSpec(ctx, c.ID, c.Version, spec)
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, store.ErrConflict) || attempt == storeReplicasAttempts {
-			return fmt.Errorf("store replicas %d of component %q: %w", replicas, c.Name, err)
+		if !errors.Is(err, store.ErrConflict) || attempt == storeSpecAttempts {
+			return fmt.Errorf("store %s of component %q: %w", what, c.Name, err)
 		}
 		current, err := s.store.GetComponentByID(ctx, c.ID)
 		if err != nil {
-			return fmt.Errorf("store replicas %d of component %q: %w", replicas, c.Name, err)
+			return fmt.Errorf("store %s of component %q: %w", what, c.Name, err)
 		}
 		c = current
 	}

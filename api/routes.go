@@ -46,6 +46,7 @@ func (s *Server) routes() http.Handler {
 		r.Put(component, s.handle(s.putComponent))
 		r.Delete(component, s.handle(s.deleteComponent))
 		r.Post(component+"/deploys", s.handle(s.createDeploy))
+		r.Post(component+"/rollbacks", s.handle(s.createRollback))
 		r.Post(component+"/start", s.handle(s.createStart))
 		r.Post(component+"/stop", s.handle(s.createStop))
 		r.Post(component+"/restart", s.handle(s.createRestart))
