@@ -70,8 +70,10 @@ vet:
 test-unit:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /tests)
 
+# one real node per machine: integration runs of several checkouts wait for each other
+STACK_LOCK ?= /tmp/rainflow-stack.lock
 test-integration:
-	$(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
+	flock $(STACK_LOCK) $(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
 
 ## bench: benchmarks (not part of make test)
 bench:
