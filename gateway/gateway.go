@@ -32,8 +32,8 @@ type Gateway struct {
 	adminAddr atomic.Pointer[net.TCPAddr]
 }
 
-// New prepares a gateway; nothing runs until Run. A nil kube connects with cfg.Kubeconfig (see
-// NewKubeClient); a nil logger discards logs.
+// New prepares a gateway on the kube client (main builds it from cfg.Kubeconfig); nothing runs until
+// Run. A nil logger discards logs.
 func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("validate gateway config: %w", err)
@@ -43,10 +43,7 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	if kube == nil {
-		var err error
-		if kube, err = NewKubeClient(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+		return nil, errors.New("create gateway: no kubernetes client")
 	}
 	g := &Gateway{cfg: cfg, logger: logger, pool: NewPool(), metrics: newMetrics()}
 	// Informer events only signal the publisher; nothing runs before Run starts the informers.

@@ -56,25 +56,8 @@ func (s *Store) ListApps(ctx context.Context, tenantID string, page Page) ([]App
 // DeleteApp deletes the app. An app that still has components answers ErrNotEmpty; its operations'
 // records stay, without the app.
 func (s *Store) DeleteApp(ctx context.Context, id string) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var components int64
-		if err := tx.Model(&componentRow{}).Where("app_id = ?", id).Count(&components).Error; err != nil {
-			return err
-		}
-		if components > 0 {
-			return fmt.Errorf("it has %d components: %w", components, ErrNotEmpty)
-		}
-		res := tx.Where("id = ?", id).Delete(&appRow{})
-		if res.Error != nil {
-			return notEmptyOnForeignKey(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete app %s: %w", id, translate(err))
+	if err := s.deleteEmpty(ctx, id, &appRow{}, &componentRow{}, "app_id", "components"); err != nil {
+		return fmt.Errorf("delete app %s: %w", id, err)
 	}
 	return nil
 }

@@ -54,25 +54,8 @@ func (s *Store) ListTenants(ctx context.Context, page Page) ([]Tenant, string, e
 // DeleteTenant deletes the tenant and its operations' records. A tenant that still has apps answers
 // ErrNotEmpty.
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var apps int64
-		if err := tx.Model(&appRow{}).Where("tenant_id = ?", id).Count(&apps).Error; err != nil {
-			return err
-		}
-		if apps > 0 {
-			return fmt.Errorf("it has %d apps: %w", apps, ErrNotEmpty)
-		}
-		res := tx.Where("id = ?", id).Delete(&tenantRow{})
-		if res.Error != nil {
-			return notEmptyOnForeignKey(res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("delete tenant %s: %w", id, translate(err))
+	if err := s.deleteEmpty(ctx, id, &tenantRow{}, &appRow{}, "tenant_id", "apps"); err != nil {
+		return fmt.Errorf("delete tenant %s: %w", id, err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,30 +14,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rainflow/rainflow/devstack"
 )
 
-// devInfo mirrors what `rainflow dev` writes to <state>/dev.json.
-type devInfo struct {
-	APIURL         string `json:"apiUrl"`
-	APIToken       string `json:"apiToken"`
-	TemporalAddr   string `json:"temporalAddress"`
-	TemporalUIURL  string `json:"temporalUiUrl"`
-	Namespace      string `json:"temporalNamespace"`
-	GatewayURL     string `json:"gatewayUrl"`
-	CollectorURL   string `json:"collectorUrl"`
-	WorkerURL      string `json:"workerUrl"`
-	RegistryAddr   string `json:"registry"`
-	Kubeconfig     string `json:"kubeconfig"`
-	RealNode       bool   `json:"realNode"`
-	RealNodeReason string `json:"realNodeReason"`
-	NodeName       string `json:"nodeName"`
-	PodCIDR        string `json:"podCidr"`
-	DBDriver       string `json:"dbDriver"`
-	DBDSN          string `json:"dbDsn"`
-}
-
 var (
-	stack    devInfo
+	stack    devstack.Info
 	repoRoot string
 	stateDir string
 	devBin   string // the rainflow binary under test
@@ -93,7 +74,7 @@ func runWithStack(m *testing.M) (int, error) {
 }
 
 // startDev runs `rainflow dev` with its state in state and waits until it is up; stop stops it.
-func startDev(bin, state string, args ...string) (info devInfo, stop func() error, err error) {
+func startDev(bin, state string, args ...string) (info devstack.Info, stop func() error, err error) {
 	logPath := filepath.Join(state, "dev.log")
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return info, nil, err
@@ -102,7 +83,7 @@ func startDev(bin, state string, args ...string) (info devInfo, stop func() erro
 	if err != nil {
 		return info, nil, err
 	}
-	infoPath := filepath.Join(state, "dev.json")
+	infoPath := devstack.InfoPath(state)
 	_ = os.Remove(infoPath)
 	dev := exec.Command(bin, append([]string{"dev", "--state", state}, args...)...)
 	dev.Stdout, dev.Stderr = logf, logf
@@ -125,8 +106,7 @@ func startDev(bin, state string, args ...string) (info devInfo, stop func() erro
 	}
 	deadline := time.After(10 * time.Minute)
 	for {
-		b, err := os.ReadFile(infoPath)
-		if err == nil && json.Unmarshal(b, &info) == nil {
+		if info, err = devstack.ReadInfo(infoPath); err == nil {
 			return info, stop, nil
 		}
 		select {

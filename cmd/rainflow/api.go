@@ -9,16 +9,16 @@ import (
 )
 
 type apiConfig struct {
-	API             api.Config
-	Temporal        temporalConfig
-	DBDriver, DBDSN string
+	API      api.Config
+	Temporal temporalConfig
+	DB       store.Config
 }
 
 func runAPI(ctx context.Context, args []string) error {
 	var cfg apiConfig
 	f := newFlags("api")
 	cfg.Temporal.define(f)
-	defineDB(f, &cfg.DBDriver, &cfg.DBDSN)
+	defineDB(f, &cfg.DB)
 	f.str(&cfg.API.Listen, "listen", "", "127.0.0.1:7480", "address of the REST API")
 	f.str(&cfg.API.AdminToken, "admin-token", "", "", "bearer token of the admin principal (at least 16 characters)")
 	f.list(&cfg.API.RegistryInsecure, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
@@ -34,18 +34,13 @@ func runAPI(ctx context.Context, args []string) error {
 		return fmt.Errorf("invalid api config: %w", err)
 	}
 	logger := newLogger("api")
-	st, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DBDSN, Logger: logger})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg.Temporal, logger)
+	st, tc, closeAll, err := openStoreAndTemporal(ctx, cfg.DB, cfg.Temporal, logger)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
+	defer closeAll()
 	srv := api.New(cfg.API, st, api.NewTemporalWorkflows(tc, logger),
 		api.NewRegistryImageChecker(api.RegistryConfig{Insecure: cfg.API.RegistryInsecure}), logger)
-	logger.Info("api starting", "listen", cfg.API.Listen, "temporal", cfg.Temporal.Address, "db", cfg.DBDriver)
+	logger.Info("api starting", "listen", cfg.API.Listen, "temporal", cfg.Temporal.Address, "db", cfg.DB.Driver)
 	return srv.Run(ctx)
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rainflow/rainflow/store"
 )
 
 // temporalConfig is how a process reaches Temporal.
@@ -57,8 +59,9 @@ func dialTemporal(ctx context.Context, t temporalConfig, logger *slog.Logger) (c
 	}
 }
 
-// kubeClient builds a clientset from a kubeconfig path, or the in-cluster config when it is empty.
-func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
+// kubeClient builds a clientset from a kubeconfig path, or the in-cluster config when it is empty; the
+// process names itself with userAgent.
+func kubeClient(kubeconfig, userAgent string) (kubernetes.Interface, *rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig == "" {
@@ -69,10 +72,27 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, *rest.Config, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("load kubernetes config %q: %w", kubeconfig, err)
 	}
+	cfg.UserAgent = userAgent
 	cfg.QPS, cfg.Burst = 50, 100
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create kubernetes client: %w", err)
 	}
 	return cs, cfg, nil
+}
+
+// openStoreAndTemporal opens the metadata store and dials Temporal, as the api and the worker both do;
+// closeAll closes both.
+func openStoreAndTemporal(ctx context.Context, db store.Config, t temporalConfig, logger *slog.Logger) (*store.Store, client.Client, func(), error) {
+	db.Logger = logger
+	st, err := store.Open(ctx, db)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	tc, err := dialTemporal(ctx, t, logger)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, tc, func() { tc.Close(); st.Close() }, nil
 }

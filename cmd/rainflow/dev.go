@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -53,27 +52,6 @@ func (c *devConfig) define(f *flags) {
 	f.BoolVar(&c.Clean, "clean", false, "stop whatever a previous run left and remove its state (keeps the built tools), then exit")
 }
 
-// DevInfo is what `rainflow dev` writes to <state>/dev.json once everything is up; tests read it.
-type DevInfo struct {
-	APIURL         string `json:"apiUrl"`
-	APIToken       string `json:"apiToken"`
-	TemporalAddr   string `json:"temporalAddress"`
-	TemporalUIURL  string `json:"temporalUiUrl,omitempty"`
-	Namespace      string `json:"temporalNamespace"`
-	GatewayURL     string `json:"gatewayUrl"`
-	CollectorURL   string `json:"collectorUrl"`
-	WorkerURL      string `json:"workerUrl"`
-	RegistryAddr   string `json:"registry"`
-	Kubeconfig     string `json:"kubeconfig"`
-	RealNode       bool   `json:"realNode"`
-	RealNodeReason string `json:"realNodeReason,omitempty"`
-	NodeName       string `json:"nodeName,omitempty"`
-	PodCIDR        string `json:"podCidr,omitempty"`
-	DBDriver       string `json:"dbDriver"`
-	DBDSN          string `json:"dbDsn"`
-	PID            int    `json:"pid"`
-}
-
 func runDev(ctx context.Context, args []string) error {
 	var cfg devConfig
 	f := newFlags("dev")
@@ -96,7 +74,7 @@ func runDev(ctx context.Context, args []string) error {
 		logger.Info("local stack state removed", "state", state)
 		return nil
 	}
-	infoPath := filepath.Join(state, "dev.json")
+	infoPath := devstack.InfoPath(state)
 	_ = os.Remove(infoPath)
 
 	if cfg.PortOffset != 0 {
@@ -141,7 +119,7 @@ func runDev(ctx context.Context, args []string) error {
 		logger.Warn("seed demo image", "err", err)
 	}
 
-	info := DevInfo{
+	info := devstack.Info{
 		APIURL: "http://" + cfg.APIListen, APIToken: token,
 		TemporalAddr: stack.TemporalAddr, TemporalUIURL: stack.TemporalUIURL, Namespace: stack.TemporalNamespace,
 		GatewayURL: "http://" + cfg.GatewayHTTP, CollectorURL: "http://" + cfg.Collector, WorkerURL: "http://" + cfg.WorkerAdmin,
@@ -177,9 +155,8 @@ func runDev(ctx context.Context, args []string) error {
 	if err := procs.waitHealthy(ctx, time.Minute); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(info, "", "  ")
-	if err := os.WriteFile(infoPath, b, 0o600); err != nil {
-		return fmt.Errorf("write %s: %w", infoPath, err)
+	if err := info.Write(infoPath); err != nil {
+		return err
 	}
 	printBanner(info, time.Since(t0))
 
@@ -213,7 +190,7 @@ func apiToken(state string) (string, error) {
 	return tok, nil
 }
 
-func printBanner(info DevInfo, took time.Duration) {
+func printBanner(info devstack.Info, took time.Duration) {
 	node := "real node " + info.NodeName + " (pods on " + info.PodCIDR + ")"
 	if !info.RealNode {
 		node = "kwok fake nodes only: " + info.RealNodeReason

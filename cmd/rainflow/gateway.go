@@ -23,7 +23,7 @@ func runGateway(ctx context.Context, args []string) error {
 		return fmt.Errorf("invalid gateway config: %w", err)
 	}
 	logger := newLogger("gateway")
-	kube, _, err := kubeClient(cfg.Kubeconfig)
+	kube, _, err := kubeClient(cfg.Kubeconfig, "rainflow-gateway")
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 type workerConfig struct {
 	Temporal         temporalConfig
 	Kubeconfig       string
-	DBDriver, DBDSN  string
+	DB               store.Config
 	InsecureRegistry []string
 	MaxActivities    int
 	AdminListen      string
@@ -22,7 +22,7 @@ type workerConfig struct {
 func (c *workerConfig) define(f *flags) {
 	c.Temporal.define(f)
 	f.str(&c.Kubeconfig, "kubeconfig", "RAINFLOW_KUBECONFIG", "", "kubeconfig path; empty uses the in-cluster config")
-	defineDB(f, &c.DBDriver, &c.DBDSN)
+	defineDB(f, &c.DB)
 	f.list(&c.InsecureRegistry, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
 	f.integer(&c.MaxActivities, "max-activities", "", 100, "activities run at once")
 	f.str(&c.AdminListen, "admin-listen", "", "127.0.0.1:7483", "address of /healthz (200 once polling) and /metrics; empty for none")
@@ -35,7 +35,7 @@ func (c workerConfig) Validate() error {
 	if c.MaxActivities <= 0 {
 		return errors.New("max-activities must be positive")
 	}
-	return (&store.Config{Driver: c.DBDriver, DSN: c.DBDSN}).Validate()
+	return c.DB.Validate()
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -50,20 +50,15 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	logger := newLogger("worker")
 
-	kube, _, err := kubeClient(cfg.Kubeconfig)
+	kube, _, err := kubeClient(cfg.Kubeconfig, "rainflow-worker")
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, store.Config{Driver: cfg.DBDriver, DSN: cfg.DBDSN})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer st.Close()
-	tc, err := dialTemporal(ctx, cfg.Temporal, logger)
+	st, tc, closeAll, err := openStoreAndTemporal(ctx, cfg.DB, cfg.Temporal, logger)
 	if err != nil {
 		return err
 	}
-	defer tc.Close()
+	defer closeAll()
 
 	w := workers.NewOperations(tc, workers.Activities{
 		Kube:     &activities.Kube{Client: kube},
@@ -86,7 +81,7 @@ func runWorker(ctx context.Context, args []string) error {
 }
 
 // defineDB defines the metadata database flags shared by the api and the worker.
-func defineDB(f *flags, driver, dsn *string) {
-	f.str(driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite or mysql")
-	f.str(dsn, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql)")
+func defineDB(f *flags, db *store.Config) {
+	f.str(&db.Driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite or mysql")
+	f.str(&db.DSN, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql)")
 }
