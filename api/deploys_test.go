@@ -25,13 +25,14 @@ func TestDeploy(t *testing.T) {
 	body := jsonOf(t, rec)
 	opID := body["operationId"].(string)
 	require.Len(t, opID, 36)
-	require.Equal(t, webWorkflowID, body["workflowId"])
-	require.Equal(t, "run-1", body["runId"])
+	require.Equal(t, "deploy/acme/shop/web/"+opID, body["workflowId"], "the operation's own workflow, run by the component's queue")
+	require.Equal(t, "running", body["state"])
+	require.Equal(t, 0.0, body["position"])
 	require.Equal(t, "/v1/tenants/acme/operations/"+opID, rec.Header().Get("Location"))
 	links := body["links"].(map[string]any)
 	require.Equal(t, "/v1/tenants/acme/operations/"+opID, links["operation"])
 	require.Equal(t, "/v1/tenants/acme/operations/"+opID+"/cancel", links["cancel"])
-	require.Equal(t, "http://127.0.0.1:8233/namespaces/default/workflows/rainflow%2Facme%2Fshop%2Fweb/run-1/history", links["temporalUI"])
+	require.Equal(t, "http://127.0.0.1:8233/namespaces/default/workflows?query=WorkflowId%3D%22deploy%2Facme%2Fshop%2Fweb%2F"+opID+"%22", links["temporalUI"])
 
 	require.Len(t, e.wf.starts, 1)
 	in := e.wf.starts[0]
@@ -46,6 +47,8 @@ func TestDeploy(t *testing.T) {
 	require.Equal(t, "web", op["component"])
 	require.Equal(t, "deploy", op["kind"])
 	require.Equal(t, "run-1", op["runId"])
+	require.Equal(t, "http://127.0.0.1:8233/namespaces/default/workflows/deploy%2Facme%2Fshop%2Fweb%2F"+opID+"/run-1/history",
+		op["links"].(map[string]any)["temporalUI"])
 }
 
 func TestDeployProblems(t *testing.T) {
@@ -75,7 +78,7 @@ func TestDeployProblems(t *testing.T) {
 		{name: "registry fails", setup: func(e *env) { e.images.err = fmt.Errorf("x: %w: 500 Internal Server Error", api.ErrRegistryFailed) },
 			wantStatus: 502, wantType: "registry-unavailable", wantDetail: "500 Internal Server Error"},
 		{name: "temporal unavailable", setup: func(e *env) { e.wf.startErr = errors.New("connection refused") },
-			wantStatus: 503, wantType: "workflows-unavailable", wantDetail: `start the deploy of component "web": connection refused`},
+			wantStatus: 503, wantType: "workflows-unavailable", wantDetail: `queue the deploy of component "web": connection refused`},
 		{name: "stale If-Match", req: request{header: map[string]string{"If-Match": `"9"`}},
 			wantStatus: 412, wantType: "precondition-failed", wantDetail: `If-Match "9" does not match its ETag "1"`},
 		{name: "unknown body field", req: request{body: `{"image":"other"}`},
@@ -108,28 +111,56 @@ func TestDeployProblems(t *testing.T) {
 	}
 }
 
-func TestDeployBusy(t *testing.T) {
+func TestDeployQueued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed()
 	first := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
+	require.Equal(t, "running", first["state"])
 
-	p := problemOf(t, e.do(request{method: "POST", path: webPath + "/deploys"}), 409)
-	require.Equal(t, "urn:rainflow:problem:component-busy", p.Type)
-	require.Contains(t, p.Detail, fmt.Sprintf(`component "web" is busy: operation %s (deploy) is running as workflow %s run run-1`,
-		first["operationId"], webWorkflowID))
-	require.Equal(t, &api.OperationRef{
-		ID: first["operationId"].(string), WorkflowID: webWorkflowID, RunID: "run-1", Kind: "deploy",
-		Href: "/v1/tenants/acme/operations/" + first["operationId"].(string),
-	}, p.Operation)
+	second := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", body: `{"rolloutTimeoutSeconds": 60}`}))
+	require.Equal(t, "queued", second["state"], "a second operation waits for the first, never refused")
+	require.Equal(t, 1.0, second["position"])
+	secondID := second["operationId"].(string)
+
+	op := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + secondID}))
+	require.Equal(t, "queued", op["state"])
+	require.Equal(t, 1.0, op["queuePosition"])
+	require.Contains(t, op["stateNote"], fmt.Sprintf("operation %s (deploy) runs now", first["operationId"]))
+
+	third := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", body: `{"rolloutTimeoutSeconds": 60}`})
+	thirdBody := jsonOf(t, third)
+	require.Equal(t, "merged", thirdBody["state"], "the same request as a waiting one is merged into it")
+	require.Equal(t, secondID, thirdBody["operationId"])
+	require.Equal(t, "/v1/tenants/acme/operations/"+secondID, third.Header().Get("Location"))
+
+	fourth := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", body: `{"noRollback": true}`}))
+	require.Equal(t, "queued", fourth["state"], "a different request is not merged")
+	require.Equal(t, 2.0, fourth["position"])
 
 	ops := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/operations"}))
-	require.Len(t, ops["items"], 1, "the refused deploy is not an operation")
+	require.Len(t, ops["items"], 3, "the merged request is no operation of its own")
 
 	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
-	second := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
-	require.NotEqual(t, first["operationId"], second["operationId"], "once the run closed, a new deploy starts")
-	require.Equal(t, "run-2", second["runId"])
+	op = jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + secondID}))
+	require.Equal(t, "running", op["state"], "the next one runs once the first ended")
+	require.Equal(t, "run-2", op["runId"])
+}
+
+func TestDeployQueueFull(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	for i := range contract.MaxQueuedOperations + 1 {
+		e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", body: fmt.Sprintf(`{"rolloutTimeoutSeconds": %d}`, i+1)})
+	}
+	rec := e.do(request{method: "POST", path: webPath + "/deploys"})
+	p := problemOf(t, rec, http.StatusTooManyRequests)
+	require.Equal(t, "urn:rainflow:problem:queue-full", p.Type)
+	require.Contains(t, p.Detail, `component "web" cannot take another operation now`)
+	require.Equal(t, "10", rec.Header().Get("Retry-After"))
+	ops := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/operations?limit=100"}))
+	require.Len(t, ops["items"], contract.MaxQueuedOperations+1, "the refused request left no operation behind")
 }
 
 func TestDeployIdempotencyKey(t *testing.T) {
@@ -141,14 +172,15 @@ func TestDeployIdempotencyKey(t *testing.T) {
 
 	first := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", header: key})
 	again := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", header: key})
-	require.JSONEq(t, first.Body.String(), again.Body.String(), "the same key answers the same operation")
+	require.Equal(t, jsonOf(t, first)["operationId"], jsonOf(t, again)["operationId"], "the same key answers the same operation")
+	require.Equal(t, "accepted", jsonOf(t, again)["state"])
 	require.Equal(t, first.Header().Get("Location"), again.Header().Get("Location"))
 	require.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
 	require.Equal(t, 1, e.wf.startCount(), "without starting it again")
 
 	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
 	replay := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", header: key})
-	require.JSONEq(t, first.Body.String(), replay.Body.String(), "even after the operation ended")
+	require.Equal(t, jsonOf(t, first)["operationId"], jsonOf(t, replay)["operationId"], "even after the operation ended")
 	require.Equal(t, 1, e.wf.startCount())
 
 	p := problemOf(t, e.do(request{method: "POST", path: "/v1/tenants/acme/apps/shop/components/api/deploys", header: key}), 422)
@@ -194,7 +226,25 @@ func TestDeployIdempotencyKeyConcurrent(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(bodies[0]), &a))
 		require.NoError(t, json.Unmarshal([]byte(bodies[i]), &b))
 		require.Equal(t, a["operationId"], b["operationId"], "every retry answers the one operation")
-		require.Equal(t, a["runId"], b["runId"])
+		require.Equal(t, a["workflowId"], b["workflowId"])
 	}
 	require.Equal(t, 1, e.wf.startCount())
+}
+
+// TestDeployWithoutWorker: with no worker to answer, the operation is still queued (Temporal keeps it)
+// and answered as pending; its state says its place cannot be read until a worker runs.
+func TestDeployWithoutWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	e.wf.pending = true
+	e.wf.queueErr = errors.New("context deadline exceeded")
+	body := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
+	require.Equal(t, "pending", body["state"])
+	require.Nil(t, body["position"])
+
+	op := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + body["operationId"].(string)}))
+	require.Equal(t, "pending", op["state"])
+	require.Contains(t, op["stateNote"], "is a worker running?")
+	require.Contains(t, op["stateNote"], "context deadline exceeded")
 }

@@ -27,44 +27,141 @@ const (
 	aliceToken = "alice-secret-0123456789"
 )
 
-// fakeWorkflows behaves as Temporal does for one workflow id: one running run at a time, a second
-// start answers a BusyError naming the running operation.
+// fakeWorkflows behaves as the component queues do: per component, one operation runs (its workflow
+// run is "run-N") and the others wait in order; an enqueue equal to a waiting one (same merge key)
+// merges into it; a queue holding contract.MaxQueuedOperations waiting ones is full.
 type fakeWorkflows struct {
 	mu       sync.Mutex
-	started  []api.WorkflowStart       // every workflow started
-	starts   []contract.DeployInput    // the inputs of the deploys among them
-	running  map[string]*api.BusyError // by workflow id
-	startErr error                     // answered by every Start when set
-	statuses map[string]api.OperationStatus
+	started  []api.WorkflowStart            // every operation enqueued (not merged)
+	starts   []contract.DeployInput         // the inputs of the deploys among them
+	queues   map[string]*fakeQueue          // by the component's queue workflow id
+	startErr error                          // answered by every Enqueue when set
+	statuses map[string]api.OperationStatus // by the operation's workflow id, once it runs
 	descErr  error
+	queueErr error // answered by Queue when set
+	// pending makes Enqueue answer as when no worker answered in time: queued, place unknown.
+	pending  bool
 	canceled []string
 	runs     int
 }
 
-func newFakeWorkflows() *fakeWorkflows {
-	return &fakeWorkflows{running: map[string]*api.BusyError{}, statuses: map[string]api.OperationStatus{}}
+type fakeQueue struct {
+	running *api.WorkflowStart
+	waiting []api.WorkflowStart
 }
 
-func (f *fakeWorkflows) Start(_ context.Context, w api.WorkflowStart) (string, error) {
+func newFakeWorkflows() *fakeWorkflows {
+	return &fakeWorkflows{queues: map[string]*fakeQueue{}, statuses: map[string]api.OperationStatus{}}
+}
+
+func (f *fakeWorkflows) Enqueue(_ context.Context, w api.WorkflowStart) (api.Enqueued, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.startErr != nil {
-		return "", f.startErr
+		return api.Enqueued{}, f.startErr
 	}
-	id := contract.ComponentWorkflowID(w.Ref)
-	if busy, ok := f.running[id]; ok {
-		b := *busy
-		return "", &b
+	if f.pending {
+		f.started = append(f.started, w)
+		return api.Enqueued{QueueRunID: "queue-run", EnqueueResult: contract.EnqueueResult{OperationID: w.OperationID,
+			WorkflowID: contract.OperationWorkflowID(w.Kind, w.Ref, w.OperationID), Pending: true}}, nil
 	}
-	f.runs++
-	runID := fmt.Sprintf("run-%d", f.runs)
-	f.running[id] = &api.BusyError{WorkflowID: id, RunID: runID, OperationID: w.OperationID, Kind: string(w.Kind)}
-	f.statuses[runID] = api.OperationStatus{State: api.StateRunning, OperationID: w.OperationID}
+	qid := contract.ComponentWorkflowID(w.Ref)
+	q := f.queues[qid]
+	if q == nil {
+		q = &fakeQueue{}
+		f.queues[qid] = q
+	}
+	answer := func(op api.WorkflowStart, merged bool) api.Enqueued {
+		return api.Enqueued{QueueRunID: "queue-run", EnqueueResult: contract.EnqueueResult{
+			OperationID: op.OperationID, WorkflowID: contract.OperationWorkflowID(op.Kind, op.Ref, op.OperationID),
+			Merged: merged, Position: f.stateOf(q).Position(op.OperationID),
+		}}
+	}
+	if f.stateOf(q).Position(w.OperationID) >= 0 {
+		return answer(w, false), nil
+	}
+	for _, waiting := range q.waiting {
+		if w.MergeKey != "" && waiting.MergeKey == w.MergeKey {
+			return answer(waiting, true), nil
+		}
+	}
+	if len(q.waiting) >= contract.MaxQueuedOperations {
+		return api.Enqueued{}, fmt.Errorf("enqueue: %w: %d operations already wait", api.ErrQueueFull, len(q.waiting))
+	}
 	f.started = append(f.started, w)
 	if in, ok := w.Input.(contract.DeployInput); ok {
 		f.starts = append(f.starts, in)
 	}
-	return runID, nil
+	q.waiting = append(q.waiting, w)
+	if q.running == nil {
+		f.next(q)
+	}
+	return answer(w, false), nil
+}
+
+// next runs the queue's first waiting operation.
+func (f *fakeWorkflows) next(q *fakeQueue) {
+	if len(q.waiting) == 0 {
+		q.running = nil
+		return
+	}
+	op := q.waiting[0]
+	q.waiting = q.waiting[1:]
+	q.running = &op
+	f.runs++
+	wid := contract.OperationWorkflowID(op.Kind, op.Ref, op.OperationID)
+	f.statuses[wid] = api.OperationStatus{State: api.StateRunning, RunID: fmt.Sprintf("run-%d", f.runs), OperationID: op.OperationID}
+}
+
+func (f *fakeWorkflows) stateOf(q *fakeQueue) contract.QueueState {
+	st := contract.QueueState{}
+	entry := func(op api.WorkflowStart) contract.QueueEntry {
+		return contract.QueueEntry{OperationID: op.OperationID, Kind: op.Kind,
+			WorkflowID: contract.OperationWorkflowID(op.Kind, op.Ref, op.OperationID), RequestedBy: op.RequestedBy}
+	}
+	if q.running != nil {
+		e := entry(*q.running)
+		st.Running = &e
+	}
+	for _, w := range q.waiting {
+		st.Waiting = append(st.Waiting, entry(w))
+	}
+	return st
+}
+
+func (f *fakeWorkflows) Queue(_ context.Context, ref contract.ComponentRef) (contract.QueueState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.descErr != nil {
+		return contract.QueueState{}, f.descErr
+	}
+	if f.queueErr != nil {
+		return contract.QueueState{}, f.queueErr
+	}
+	q := f.queues[contract.ComponentWorkflowID(ref)]
+	if q == nil {
+		return contract.QueueState{}, nil
+	}
+	return f.stateOf(q), nil
+}
+
+func (f *fakeWorkflows) Dequeue(_ context.Context, ref contract.ComponentRef, operationID string) (contract.DequeueResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.queues[contract.ComponentWorkflowID(ref)]
+	if q == nil {
+		return contract.DequeueResult{}, nil
+	}
+	if q.running != nil && q.running.OperationID == operationID {
+		return contract.DequeueResult{Running: true}, nil
+	}
+	for i, w := range q.waiting {
+		if w.OperationID == operationID {
+			q.waiting = append(q.waiting[:i:i], q.waiting[i+1:]...)
+			return contract.DequeueResult{Removed: true}, nil
+		}
+	}
+	return contract.DequeueResult{}, nil
 }
 
 func (f *fakeWorkflows) Describe(_ context.Context, workflowID, runID string) (api.OperationStatus, error) {
@@ -73,8 +170,8 @@ func (f *fakeWorkflows) Describe(_ context.Context, workflowID, runID string) (a
 	if f.descErr != nil {
 		return api.OperationStatus{}, f.descErr
 	}
-	st, ok := f.statuses[runID]
-	if !ok {
+	st, ok := f.statuses[workflowID]
+	if !ok || (runID != "" && runID != st.RunID) {
 		return api.OperationStatus{}, fmt.Errorf("describe %s: %w", workflowID, api.ErrExecutionNotFound)
 	}
 	return st, nil
@@ -87,14 +184,24 @@ func (f *fakeWorkflows) Cancel(_ context.Context, workflowID, runID string) erro
 	return nil
 }
 
-// finish closes the component's running run with the state.
-func (f *fakeWorkflows) finish(workflowID string, st api.OperationStatus) {
+// finish ends the component's running operation with the state and runs the next waiting one.
+func (f *fakeWorkflows) finish(queueWorkflowID string, st api.OperationStatus) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	run := f.running[workflowID]
-	delete(f.running, workflowID)
-	st.OperationID = run.OperationID
-	f.statuses[run.RunID] = st
+	q := f.queues[queueWorkflowID]
+	op := q.running
+	wid := contract.OperationWorkflowID(op.Kind, op.Ref, op.OperationID)
+	st.OperationID, st.RunID = op.OperationID, f.statuses[wid].RunID
+	f.statuses[wid] = st
+	f.next(q)
+}
+
+// runningWorkflowID answers the workflow id of the component's running operation.
+func (f *fakeWorkflows) runningWorkflowID(queueWorkflowID string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	op := f.queues[queueWorkflowID].running
+	return contract.OperationWorkflowID(op.Kind, op.Ref, op.OperationID)
 }
 
 func (f *fakeWorkflows) startCount() int {
@@ -103,7 +210,7 @@ func (f *fakeWorkflows) startCount() int {
 	return len(f.started)
 }
 
-// lastStart answers the last workflow started.
+// lastStart answers the last operation enqueued.
 func (f *fakeWorkflows) lastStart() api.WorkflowStart {
 	f.mu.Lock()
 	defer f.mu.Unlock()

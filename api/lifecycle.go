@@ -69,10 +69,9 @@ func (req *scaleRequest) validate() error {
 	return nil
 }
 
-// createScale starts a Scale operation. Once its workflow started, the new replicas are stored in the
-// component's spec, so the next deploy keeps them. Storing them only then (rather than before the
-// start) means a scale refused as busy changes nothing: several refused scales writing and taking back
-// their replicas concurrently could leave one refused request's replicas in the spec.
+// createScale queues a Scale operation. Once it is queued, the new replicas are stored in the
+// component's spec, so the next deploy keeps them. Storing them only then (rather than before) means a
+// refused scale changes nothing.
 func (s *Server) createScale(w http.ResponseWriter, r *http.Request) error {
 	var req scaleRequest
 	return s.startOperation(w, r, operationKind{

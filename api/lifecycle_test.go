@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -63,8 +64,8 @@ func TestLifecycleOperations(t *testing.T) {
 			opID := body["operationId"].(string)
 			require.Len(t, opID, 36)
 			require.Equal(t, string(tt.kind), body["kind"])
-			require.Equal(t, webWorkflowID, body["workflowId"], "every operation on a component runs under its one workflow id")
-			require.Equal(t, "run-1", body["runId"])
+			require.Equal(t, string(tt.kind)+"/acme/shop/web/"+opID, body["workflowId"], "each operation runs under its own workflow id")
+			require.Equal(t, "running", body["state"])
 			require.Equal(t, "/v1/tenants/acme/operations/"+opID, rec.Header().Get("Location"))
 			links := body["links"].(map[string]any)
 			require.Equal(t, "/v1/tenants/acme/operations/"+opID, links["operation"])
@@ -73,8 +74,10 @@ func TestLifecycleOperations(t *testing.T) {
 			started := e.wf.lastStart()
 			stored, err := e.st.GetOperation(t.Context(), mustTenantID(t, e), opID)
 			require.NoError(t, err)
+			require.True(t, strings.HasPrefix(started.MergeKey, string(tt.kind)+":"), started.MergeKey)
+			started.MergeKey = ""
 			require.Equal(t, api.WorkflowStart{Workflow: tt.workflow, Kind: tt.kind, OperationID: opID, Ref: webRef,
-				Input: tt.input(opID, stored.ComponentID)}, started)
+				Input: tt.input(opID, stored.ComponentID), RequestedBy: "admin"}, started)
 
 			op := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + opID}))
 			require.Equal(t, string(tt.kind), op["kind"])
@@ -125,7 +128,7 @@ func TestLifecycleProblems(t *testing.T) {
 			},
 			wantStatus: 422, wantType: "validation", wantDetail: "starting it would run nothing; scale it instead", wantFields: []string{"spec.replicas"}},
 		{name: "temporal unavailable", req: request{path: webPath + "/stop"}, setup: func(e *env) { e.wf.startErr = errors.New("connection refused") },
-			wantStatus: 503, wantType: "workflows-unavailable", wantDetail: `start the stop of component "web": connection refused`},
+			wantStatus: 503, wantType: "workflows-unavailable", wantDetail: `queue the stop of component "web": connection refused`},
 		{name: "stale If-Match", req: request{path: webPath + "/scale", body: `{"replicas": 2}`, header: map[string]string{"If-Match": `"9"`}},
 			wantStatus: 412, wantType: "precondition-failed", wantDetail: `If-Match "9" does not match its ETag "1"`},
 		{name: "wrong token", req: request{path: webPath + "/restart", token: "nope-nope-nope-nope"},
@@ -169,34 +172,30 @@ func TestScaleStoresReplicas(t *testing.T) {
 	require.Equal(t, int32(3), replicas, "the next deploy keeps the scale's replicas")
 	require.Equal(t, float64(2), version)
 
-	// the component is busy: a scale is refused and changes nothing
-	p := problemOf(t, e.do(request{method: "POST", path: webPath + "/scale", body: `{"replicas": 5}`}), http.StatusConflict)
-	require.Equal(t, "urn:rainflow:problem:component-busy", p.Type)
-	require.Equal(t, "scale", p.Operation.Kind)
+	// a scale queued behind the running one is stored too: it is the desired state once the queue ran
+	queued := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/scale", body: `{"replicas": 5}`}))
+	require.Equal(t, "queued", queued["state"])
 	replicas, version = e.storedReplicas()
-	require.Equal(t, int32(3), replicas)
-	require.Equal(t, float64(2), version)
+	require.Equal(t, int32(5), replicas)
+	require.Equal(t, float64(3), version)
 
-	// a deploy started next runs the stored replicas
-	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
+	// a deploy queued next runs the stored replicas
 	e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"})
-	require.Equal(t, int32(3), e.wf.lastStart().Input.(contract.DeployInput).Spec.Replicas)
+	require.Equal(t, int32(5), e.wf.lastStart().Input.(contract.DeployInput).Spec.Replicas)
 
 	// scaling to the replicas the spec has writes nothing, but still runs (the workload may differ)
-	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
-	e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/scale", body: `{"replicas": 3}`})
+	e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/scale", body: `{"replicas": 5}`})
 	_, version = e.storedReplicas()
-	require.Equal(t, float64(2), version)
+	require.Equal(t, float64(3), version)
 
 	// to zero is a scale too
-	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
 	e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/scale", body: `{"replicas": 0}`})
 	replicas, _ = e.storedReplicas()
 	require.Equal(t, int32(0), replicas)
 }
 
-// TestScaleConcurrent: of scales requested at once, one starts and the others are refused as busy; the
-// stored spec ends with the replicas of the one that runs, never those of a refused one.
+// TestScaleConcurrent: scales requested at once are all queued, in some order; the stored spec ends with
+// the replicas of the one queued last, which runs last.
 func TestScaleConcurrent(t *testing.T) {
 	t.Parallel()
 	for round := range 5 {
@@ -211,38 +210,54 @@ func TestScaleConcurrent(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		accepted := 0
 		for _, c := range codes {
-			require.Contains(t, []int{http.StatusAccepted, http.StatusConflict}, c)
-			if c == http.StatusAccepted {
-				accepted++
-			}
+			require.Equal(t, http.StatusAccepted, c, "round %d: codes %v", round, codes)
 		}
-		require.Equal(t, 1, accepted, "round %d: codes %v", round, codes)
+		require.Equal(t, clients, e.wf.startCount())
 		replicas, _ := e.storedReplicas()
 		require.Equal(t, e.wf.lastStart().Input.(contract.ScaleInput).Replicas, replicas, "round %d", round)
 	}
 }
 
-func TestLifecycleBusy(t *testing.T) {
+func TestLifecycleQueued(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed()
 	deploy := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
+	require.Equal(t, "running", deploy["state"])
 
-	for _, path := range []string{"/start", "/stop", "/restart"} {
-		p := problemOf(t, e.do(request{method: "POST", path: webPath + path}), http.StatusConflict)
-		require.Contains(t, p.Detail, fmt.Sprintf(`component "web" is busy: operation %s (deploy) is running`, deploy["operationId"]))
+	ids := map[string]string{}
+	for i, path := range []string{"/start", "/stop", "/restart"} {
+		body := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + path}))
+		require.Equal(t, "queued", body["state"], path)
+		require.Equal(t, float64(i+1), body["position"], path)
+		ids[path] = body["operationId"].(string)
 	}
-	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
+	again := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/restart"}))
+	require.Equal(t, "merged", again["state"], "a second restart while one waits is the same restart")
+	require.Equal(t, ids["/restart"], again["operationId"])
 
-	stop := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/stop"}))
-	p := problemOf(t, e.do(request{method: "POST", path: webPath + "/deploys"}), http.StatusConflict)
-	require.Equal(t, &api.OperationRef{ID: stop["operationId"].(string), WorkflowID: webWorkflowID, RunID: "run-2", Kind: "stop",
-		Href: "/v1/tenants/acme/operations/" + stop["operationId"].(string)}, p.Operation)
+	// a waiting operation is canceled by taking it out of the queue: it never runs
+	canceled := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: "/v1/tenants/acme/operations/" + ids["/stop"] + "/cancel"}))
+	require.Equal(t, "canceled", canceled["state"])
+	require.Contains(t, canceled["stateNote"], "it never ran")
+	require.Empty(t, e.wf.canceled, "no workflow was asked to cancel: none ran")
+	p := problemOf(t, e.do(request{method: "POST", path: "/v1/tenants/acme/operations/" + ids["/stop"] + "/cancel"}), http.StatusConflict)
+	require.Contains(t, p.Detail, "it is canceled")
+
+	restart := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + ids["/restart"]}))
+	require.Equal(t, "queued", restart["state"])
+	require.Equal(t, 2.0, restart["queuePosition"], "the canceled stop no longer waits before it")
+
+	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
+	start := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + ids["/start"]}))
+	require.Equal(t, "running", start["state"])
+	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateSucceeded})
+	restart = jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + ids["/restart"]}))
+	require.Equal(t, "running", restart["state"], "the canceled stop was skipped")
 
 	ops := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/operations"}))
-	require.Len(t, ops["items"], 2, "the refused requests are no operations")
+	require.Len(t, ops["items"], 4, "the merged request is no operation of its own")
 }
 
 func TestLifecycleIdempotencyKey(t *testing.T) {
@@ -252,7 +267,7 @@ func TestLifecycleIdempotencyKey(t *testing.T) {
 	key := map[string]string{"Idempotency-Key": "restart-web-1"}
 	first := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/restart", header: key})
 	again := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/restart", header: key})
-	require.JSONEq(t, first.Body.String(), again.Body.String())
+	require.Equal(t, jsonOf(t, first)["operationId"], jsonOf(t, again)["operationId"])
 	require.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
 	require.Equal(t, 1, e.wf.startCount())
 

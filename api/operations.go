@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/rainflow/rainflow/contract"
 	"github.com/rainflow/rainflow/store"
 )
 
@@ -32,66 +35,185 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	n := names{tenant: t.Name, app: a.Name, component: c.Name}
 	views := make([]operationView, len(ops))
 	for i, op := range ops {
-		views[i] = newOperationView(n, op, s.temporalLink(op.WorkflowID, op.RunID))
+		views[i] = s.baseView(n, op)
 	}
 	writeList(w, r, views, next)
 	return nil
 }
 
+// Operation states the API knows without a workflow run to describe.
+const (
+	stateQueued   = "queued"
+	stateStarting = "starting"
+	stateUnknown  = "unknown"
+)
+
+// located is where an operation is: its workflow run once its queue started it (run), or a state of
+// its own: pending, queued (at position in its component's queue), canceled before it ran, unknown.
+type located struct {
+	run      *OperationStatus
+	state    string
+	note     string
+	position int
+}
+
+// locate finds the operation: in Temporal (its own workflow's run), else in its component's queue.
+func (s *Server) locate(ctx context.Context, op store.Operation, n names) (located, error) {
+	switch {
+	case op.RunID == "":
+		return located{state: statePending, note: "the operation is being put into its component's queue"}, nil
+	case op.CanceledAt != nil:
+		return located{state: StateCanceled, note: "canceled while it waited in its component's queue: it never ran"}, nil
+	}
+	queued := isQueued(op)
+	runID := op.RunID
+	if queued {
+		runID = "" // op.RunID is the queue's run; the operation's own workflow has one run
+	}
+	describe := func() (located, bool, error) {
+		st, err := s.wf.Describe(ctx, op.WorkflowID, runID)
+		switch {
+		case errors.Is(err, ErrExecutionNotFound):
+			return located{}, false, nil
+		case err != nil:
+			return located{}, false, &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
+				Detail: fmt.Sprintf("read the state of operation %s from Temporal: %v", op.ID, err)}
+		}
+		return located{run: &st}, true, nil
+	}
+	if l, found, err := describe(); found || err != nil {
+		return l, err
+	}
+	gone := located{state: stateUnknown, note: fmt.Sprintf("Temporal does not know workflow %s: it ended longer ago than the namespace's retention period", op.WorkflowID)}
+	if !queued || n.app == "" || n.component == "" {
+		return gone, nil
+	}
+	qs, err := s.wf.Queue(ctx, contract.ComponentRef{Tenant: n.tenant, App: n.app, Component: n.component})
+	if err != nil {
+		// Temporal holds the operation, but no worker answers for its queue (none runs, or all are busy).
+		return located{state: statePending, note: fmt.Sprintf(
+			"queued; its place cannot be read now (is a worker running?): %v", err)}, nil
+	}
+	switch pos := qs.Position(op.ID); {
+	case pos == 0:
+		return located{state: stateStarting, note: "its workflow is starting", position: 0}, nil
+	case pos > 0:
+		note := fmt.Sprintf("waits in the queue of component %q behind %d operation(s)", n.component, pos)
+		if qs.Running != nil {
+			note += fmt.Sprintf("; operation %s (%s) runs now", qs.Running.OperationID, qs.Running.Kind)
+		}
+		return located{state: stateQueued, note: note, position: pos}, nil
+	}
+	// Not waiting: it may have started since it was looked for.
+	if l, found, err := describe(); found || err != nil {
+		return l, err
+	}
+	gone.note = fmt.Sprintf("neither its workflow %s nor its component's queue is known to Temporal: it ended longer ago than the namespace's retention period, or its queue was terminated before it ran", op.WorkflowID)
+	return gone, nil
+}
+
+// isQueued says whether the operation went through its component's queue: its workflow id is its
+// own (contract.OperationWorkflowID). Operations recorded before queues ran as one run of the
+// component's workflow id, which their RunID names.
+func isQueued(op store.Operation) bool { return strings.HasSuffix(op.WorkflowID, "/"+op.ID) }
+
+// baseView answers the operation's view from its record alone.
+func (s *Server) baseView(n names, op store.Operation) operationView {
+	if isQueued(op) {
+		v := newOperationView(n, op, s.temporalWorkflowLink(op.WorkflowID))
+		v.RunID = "" // the queue's run, not the operation's
+		return v
+	}
+	return newOperationView(n, op, s.temporalLink(op.WorkflowID, op.RunID))
+}
+
+// view answers the operation's view with where it is.
+func (s *Server) view(n names, op store.Operation, l located) operationView {
+	v := s.baseView(n, op)
+	if l.run != nil {
+		v = v.withStatus(*l.run)
+		v.RunID = l.run.RunID
+		if ui := s.temporalLink(op.WorkflowID, l.run.RunID); ui != "" {
+			v.Links["temporalUI"] = ui
+		}
+		return v
+	}
+	v.State, v.StateNote = l.state, l.note
+	if l.state == stateQueued || l.state == stateStarting {
+		pos := l.position
+		v.QueuePosition = &pos
+	}
+	return v
+}
+
 // getOperation answers the operation with its state, steps, times, and error or result, read from
-// its workflow run in Temporal.
+// its workflow run in Temporal, or its place in its component's queue while it waits.
 func (s *Server) getOperation(w http.ResponseWriter, r *http.Request) error {
 	t, op, err := s.operationOf(r)
 	if err != nil {
 		return err
 	}
-	v := newOperationView(s.operationNames(r.Context(), t, op), op, s.temporalLink(op.WorkflowID, op.RunID))
-	if op.RunID == "" {
-		v.State = statePending
-		v.StateNote = "the operation's workflow is being started"
-		writeJSON(w, http.StatusOK, v)
-		return nil
+	n := s.operationNames(r.Context(), t, op)
+	l, err := s.locate(r.Context(), op, n)
+	if err != nil {
+		return err
 	}
-	st, err := s.wf.Describe(r.Context(), op.WorkflowID, op.RunID)
-	switch {
-	case errors.Is(err, ErrExecutionNotFound):
-		v.State = "unknown"
-		v.StateNote = fmt.Sprintf("Temporal does not know run %s of workflow %s: it ended longer ago than the namespace's retention period", op.RunID, op.WorkflowID)
-	case err != nil:
-		return &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
-			Detail: fmt.Sprintf("read the state of operation %s from Temporal: %v", op.ID, err)}
-	default:
-		v = v.withStatus(st)
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, s.view(n, op, l))
 	return nil
 }
 
-// cancelOperation asks the operation's running workflow to cancel, and answers 202: the workflow
-// compensates and ends as canceled, which GET shows.
+// cancelOperation cancels the operation and answers 202: a running one's workflow is asked to cancel
+// (it compensates and ends as canceled, which GET shows); a waiting one is taken out of its queue and
+// never runs.
 func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) error {
 	t, op, err := s.operationOf(r)
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	notRunning := func(why string) error {
 		return &Problem{Type: typeOperationNotRunning, Status: http.StatusConflict,
 			Detail: fmt.Sprintf("operation %s cannot be canceled: %s", op.ID, why)}
 	}
-	if op.RunID == "" {
-		return notRunning("its workflow has not started")
+	n := s.operationNames(ctx, t, op)
+	l, err := s.locate(ctx, op, n)
+	if err != nil {
+		return err
 	}
-	st, err := s.wf.Describe(r.Context(), op.WorkflowID, op.RunID)
-	switch {
-	case errors.Is(err, ErrExecutionNotFound):
-		return notRunning("Temporal no longer knows its workflow run")
-	case err != nil:
-		return &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
-			Detail: fmt.Sprintf("read the state of operation %s from Temporal: %v", op.ID, err)}
-	case st.State != StateRunning:
-		return notRunning("it already ended as " + st.State)
+	if l.state == stateQueued {
+		res, err := s.wf.Dequeue(ctx, contract.ComponentRef{Tenant: n.tenant, App: n.app, Component: n.component}, op.ID)
+		if err != nil {
+			return &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
+				Detail: fmt.Sprintf("take operation %s out of its queue: %v", op.ID, err)}
+		}
+		if res.Removed {
+			if err := s.store.SetOperationCanceled(ctx, op.ID); err != nil {
+				return fmt.Errorf("record the cancellation of operation %s: %w", op.ID, err)
+			}
+			s.logCancel(r, t, op, "dequeued")
+			now := time.Now().UTC()
+			op.CanceledAt = &now
+			l, _ = s.locate(ctx, op, n)
+			v := s.view(n, op, l)
+			v.CancelRequest = true
+			w.Header().Set("Location", operationPath(t.Name, op.ID))
+			writeJSON(w, http.StatusAccepted, v)
+			return nil
+		}
+		l.state = stateStarting // it left the queue to run meanwhile
 	}
-	err = s.wf.Cancel(r.Context(), op.WorkflowID, op.RunID)
+	if l.state == stateStarting {
+		if l, err = s.awaitRun(ctx, op, n); err != nil {
+			return err
+		}
+	}
+	if l.run == nil {
+		return notRunning("it is " + l.state + ": " + l.note)
+	}
+	if l.run.State != StateRunning {
+		return notRunning("it already ended as " + l.run.State)
+	}
+	err = s.wf.Cancel(ctx, op.WorkflowID, l.run.RunID)
 	switch {
 	case errors.Is(err, ErrExecutionNotFound):
 		return notRunning("it ended meanwhile")
@@ -99,14 +221,35 @@ func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) error {
 		return &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
 			Detail: fmt.Sprintf("cancel operation %s: %v", op.ID, err)}
 	}
-	p, _ := PrincipalFrom(r.Context())
-	s.logger.InfoContext(r.Context(), "requested operation cancellation", "tenant", t.Name, "operation_id", op.ID,
-		"workflow_id", op.WorkflowID, "run_id", op.RunID, "principal", p.Name, "request_id", RequestIDFrom(r.Context()))
-	v := newOperationView(s.operationNames(r.Context(), t, op), op, s.temporalLink(op.WorkflowID, op.RunID)).withStatus(st)
+	s.logCancel(r, t, op, "requested")
+	v := s.view(n, op, l)
 	v.CancelRequest = true
 	w.Header().Set("Location", operationPath(t.Name, op.ID))
 	writeJSON(w, http.StatusAccepted, v)
 	return nil
+}
+
+// awaitRun waits a little for an operation that is leaving its queue to have its workflow run.
+func (s *Server) awaitRun(ctx context.Context, op store.Operation, n names) (located, error) {
+	var l located
+	for range 20 {
+		var err error
+		if l, err = s.locate(ctx, op, n); err != nil || l.run != nil || l.state != stateStarting {
+			return l, err
+		}
+		select {
+		case <-ctx.Done():
+			return l, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return l, nil
+}
+
+func (s *Server) logCancel(r *http.Request, t store.Tenant, op store.Operation, how string) {
+	p, _ := PrincipalFrom(r.Context())
+	s.logger.InfoContext(r.Context(), "operation cancellation "+how, "tenant", t.Name, "operation_id", op.ID,
+		"workflow_id", op.WorkflowID, "principal", p.Name, "request_id", RequestIDFrom(r.Context()))
 }
 
 // operationOf answers the tenant and the operation the path names, or a 404 problem naming the

@@ -81,7 +81,8 @@ func TestGetOperation(t *testing.T) {
 			require.Equal(t, "acme", op["tenant"])
 			require.Equal(t, "shop", op["app"])
 			require.Equal(t, "web", op["component"])
-			require.Equal(t, webWorkflowID, op["workflowId"])
+			require.Equal(t, "deploy/acme/shop/web/"+id, op["workflowId"])
+			require.Equal(t, "run-1", op["runId"])
 			require.Equal(t, "admin", op["requestedBy"])
 			tt.check(t, op)
 		})
@@ -103,7 +104,9 @@ func TestGetOperationProblems(t *testing.T) {
 		{name: "unknown tenant", path: "/v1/tenants/nope/operations/x", wantStatus: 404, wantDetail: `tenant "nope" not found`},
 		{name: "temporal down", setup: func(e *env) { e.wf.descErr = errors.New("connection refused") },
 			wantStatus: 503, wantDetail: "from Temporal: connection refused"},
-		{name: "past retention", setup: func(e *env) { e.wf.statuses = map[string]api.OperationStatus{} },
+		{name: "past retention", setup: func(e *env) {
+			e.wf.statuses, e.wf.queues = map[string]api.OperationStatus{}, map[string]*fakeQueue{}
+		},
 			wantStatus: 200, wantState: "unknown"},
 	}
 	for _, tt := range tests {
@@ -138,7 +141,7 @@ func TestCancelOperation(t *testing.T) {
 	rec := e.ok(http.StatusAccepted, request{method: "POST", path: path, token: aliceToken})
 	op := jsonOf(t, rec)
 	require.Equal(t, true, op["cancelRequested"])
-	require.Equal(t, []string{webWorkflowID + "/run-1"}, e.wf.canceled)
+	require.Equal(t, []string{"deploy/acme/shop/web/" + id + "/run-1"}, e.wf.canceled)
 
 	e.wf.finish(webWorkflowID, api.OperationStatus{State: api.StateCanceled, Error: "canceled"})
 	p := problemOf(t, e.do(request{method: "POST", path: path}), 409)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Problem types (RFC 9457 "type" members). Each names one kind of failure a client can act on.
@@ -19,7 +20,7 @@ const (
 	typeValidation           = problemBase + "validation"
 	typeAlreadyExists        = problemBase + "already-exists"
 	typeNotEmpty             = problemBase + "not-empty"
-	typeBusy                 = problemBase + "component-busy"
+	typeQueueFull            = problemBase + "queue-full"
 	typeOperationNotRunning  = problemBase + "operation-not-running"
 	typePreconditionFailed   = problemBase + "precondition-failed"
 	typePreconditionRequired = problemBase + "precondition-required"
@@ -45,8 +46,10 @@ type Problem struct {
 	RequestID string `json:"requestId,omitempty"`
 	// Errors lists each invalid field of a request, for validation problems.
 	Errors []FieldError `json:"errors,omitempty"`
-	// Operation names the operation a problem is about: the running one for a busy component.
+	// Operation names the operation a problem is about.
 	Operation *OperationRef `json:"operation,omitempty"`
+	// RetryAfter, when positive, is the Retry-After header in seconds: when trying again may succeed.
+	RetryAfter int `json:"-"`
 }
 
 // FieldError is one invalid field of a request: Field is its path in the body ("spec.ports[1].port"),
@@ -86,6 +89,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	}
 	w.Header().Set("Content-Type", problemContentType)
 	w.Header().Set("Cache-Control", "no-store")
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
 }

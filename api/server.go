@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,9 @@ type Server struct {
 	metrics *metrics
 	reg     *prometheus.Registry
 	handler http.Handler
+	// componentLocks holds a *sync.Mutex per component id (see lockComponent); one small entry per
+	// component ever scaled through this process.
+	componentLocks sync.Map
 }
 
 // New answers the API over its store, workflows and image checker. cfg should have passed Validate;
@@ -115,6 +119,16 @@ func (s *Server) handle(h handlerFunc) http.HandlerFunc {
 			"request_id", RequestIDFrom(r.Context()), "method", r.Method, "path", r.URL.Path, "error", err)
 		writeProblem(w, r, &Problem{Type: typeInternal, Status: http.StatusInternalServerError, Detail: err.Error()})
 	}
+}
+
+// temporalWorkflowLink answers the Temporal Web UI's list of the runs of a workflow id (an operation's
+// one run once its queue started it), "" without a configured UI.
+func (s *Server) temporalWorkflowLink(workflowID string) string {
+	if s.cfg.TemporalUIURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/namespaces/%s/workflows?query=%s", strings.TrimRight(s.cfg.TemporalUIURL, "/"),
+		url.PathEscape(s.cfg.TemporalNamespace), url.QueryEscape(fmt.Sprintf("WorkflowId=%q", workflowID)))
 }
 
 // temporalLink answers the Temporal Web UI's page of a workflow run, "" without a configured UI.

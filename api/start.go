@@ -2,9 +2,15 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+
+	"github.com/google/uuid"
 
 	"github.com/rainflow/rainflow/contract"
 	"github.com/rainflow/rainflow/store"
@@ -28,10 +34,12 @@ type operationKind struct {
 	// spec asks for no replicas, ...). Like prepare, it runs for a new operation only, never for a
 	// retry that its Idempotency-Key recognized.
 	check func(ctx context.Context, c store.Component) error
-	// started runs once the workflow started (or was found started by an earlier try of the same
-	// request), before the operation records its run: a scale stores its replicas there, so that a
-	// request refused as busy never changes the component. Its failure leaves the run unrecorded, and a
-	// retry with the same Idempotency-Key runs it again.
+	// started runs once the operation is in its component's queue (or was found there by an earlier
+	// try of the same request), before the operation records its queue run: a scale stores its replicas
+	// there, so that a request refused (queue full, Temporal down) never changes the component. Requests
+	// with a started run one at a time per component (lockComponent), so the stored spec ends as the
+	// last queued one's. Its failure leaves the operation unrecorded as queued, and a retry with the
+	// same Idempotency-Key runs it again.
 	started func(ctx context.Context, o startingOperation) error
 	// input is the workflow's input for the recorded operation.
 	input func(o startingOperation) any
@@ -74,7 +82,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 			return err
 		}
 		if found && existing.RunID != "" {
-			s.acceptOperation(w, t, existing, true)
+			s.acceptOperation(w, t, existing, nil)
 			return nil
 		}
 		op = existing // recorded, but its start was not: start it (again) below
@@ -92,9 +100,10 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 	ref := contract.ComponentRef{Tenant: t.Name, App: a.Name, Component: c.Name}
 	principal, _ := PrincipalFrom(ctx)
 	if op.ID == "" {
+		id := uuid.NewString()
 		op, err = s.store.CreateOperation(ctx, store.Operation{
-			TenantID: t.ID, ComponentID: c.ID, Kind: k.kind,
-			WorkflowID: contract.ComponentWorkflowID(ref), IdempotencyKey: key, RequestedBy: principal.Name,
+			ID: id, TenantID: t.ID, ComponentID: c.ID, Kind: k.kind,
+			WorkflowID: contract.OperationWorkflowID(k.kind, ref, id), IdempotencyKey: key, RequestedBy: principal.Name,
 		})
 		if errors.Is(err, store.ErrAlreadyExists) && key != "" {
 			// a concurrent request with the same key recorded it first: go on with that one
@@ -103,7 +112,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 				return kerr
 			}
 			if existing.RunID != "" {
-				s.acceptOperation(w, t, existing, true)
+				s.acceptOperation(w, t, existing, nil)
 				return nil
 			}
 			op, err = existing, nil
@@ -113,36 +122,68 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 		}
 	}
 
-	starting := startingOperation{ID: op.ID, Ref: ref, Component: c, RequestedBy: principal.Name}
-	runID, err := s.wf.Start(ctx, WorkflowStart{
-		Workflow: k.workflow, Kind: k.kind, OperationID: op.ID, Ref: ref, Input: k.input(starting),
-	})
-	var busy *BusyError
-	switch {
-	case errors.As(err, &busy) && busy.OperationID == op.ID:
-		runID = busy.RunID // an earlier try of this same request started it
-	case errors.As(err, &busy):
+	starting := startingOperation{ID: op.ID, Ref: ref, Component: c, RequestedBy: op.RequestedBy}
+	input := k.input(starting)
+	merge, err := mergeKey(k.kind, input)
+	if err != nil {
 		s.forgetOperation(ctx, op)
-		return busyProblem(t, c, busy)
+		return err
+	}
+	if k.started != nil {
+		// What started stores must end as the last queued operation's: queue and store one at a time.
+		unlock := s.lockComponent(c.ID)
+		defer unlock()
+	}
+	enq, err := s.wf.Enqueue(ctx, WorkflowStart{
+		Workflow: k.workflow, Kind: k.kind, OperationID: op.ID, Ref: ref, Input: input,
+		RequestedBy: op.RequestedBy, MergeKey: merge,
+	})
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		s.forgetOperation(ctx, op)
+		return &Problem{Type: typeQueueFull, Status: http.StatusTooManyRequests, RetryAfter: 10,
+			Detail: fmt.Sprintf("component %q cannot take another operation now: %v", c.Name, err)}
 	case err != nil:
 		s.forgetOperation(ctx, op)
 		return &Problem{Type: typeWorkflowsUnavailable, Status: http.StatusServiceUnavailable,
-			Detail: fmt.Sprintf("start the %s of component %q: %v", k.kind, c.Name, err)}
+			Detail: fmt.Sprintf("queue the %s of component %q: %v", k.kind, c.Name, err)}
+	}
+	if enq.Merged && enq.OperationID != op.ID {
+		// The same request already waits in the queue: this one is that one.
+		s.forgetOperation(ctx, op)
+		merged, err := s.store.GetOperation(ctx, t.ID, enq.OperationID)
+		if err != nil {
+			return fmt.Errorf("read operation %s that %s was merged into: %w", enq.OperationID, k.kind, err)
+		}
+		s.logger.InfoContext(ctx, "merged operation into a waiting one", "tenant", t.Name, "app", a.Name,
+			"component", c.Name, "operation_id", merged.ID, "kind", merged.Kind, "position", enq.Position,
+			"principal", principal.Name, "request_id", RequestIDFrom(ctx))
+		s.acceptOperation(w, t, merged, &enq.EnqueueResult)
+		return nil
 	}
 	if k.started != nil {
 		if err := k.started(ctx, starting); err != nil {
 			return err
 		}
 	}
-	if err := s.store.SetOperationRunID(ctx, op.ID, runID); err != nil {
-		return fmt.Errorf("record run %s of operation %s: %w", runID, op.ID, err)
+	if err := s.store.SetOperationRunID(ctx, op.ID, enq.QueueRunID); err != nil {
+		return fmt.Errorf("record queue run %s of operation %s: %w", enq.QueueRunID, op.ID, err)
 	}
-	op.RunID = runID
-	s.logger.InfoContext(ctx, "started operation", "tenant", t.Name, "app", a.Name, "component", c.Name,
-		"operation_id", op.ID, "kind", op.Kind, "workflow_id", op.WorkflowID, "run_id", runID,
-		"principal", principal.Name, "request_id", RequestIDFrom(ctx))
-	s.acceptOperation(w, t, op, false)
+	op.RunID = enq.QueueRunID
+	s.logger.InfoContext(ctx, "queued operation", "tenant", t.Name, "app", a.Name, "component", c.Name,
+		"operation_id", op.ID, "kind", op.Kind, "workflow_id", op.WorkflowID, "queue_run_id", op.RunID,
+		"position", enq.Position, "principal", principal.Name, "request_id", RequestIDFrom(ctx))
+	s.acceptOperation(w, t, op, &enq.EnqueueResult)
 	return nil
+}
+
+// lockComponent serializes, in this process, the requests on one component that store what they
+// queue (see operationKind.started); it answers the unlock.
+func (s *Server) lockComponent(componentID string) func() {
+	v, _ := s.componentLocks.LoadOrStore(componentID, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // decodeOperationBody decodes and validates the request's body as the kind takes it.
@@ -188,20 +229,32 @@ func (s *Server) operationByKey(ctx context.Context, t store.Tenant, c store.Com
 	return op, true, nil
 }
 
-// acceptOperation answers 202 with the operation to follow; a replay answers the same body.
-func (s *Server) acceptOperation(w http.ResponseWriter, t store.Tenant, op store.Operation, replayed bool) {
+// acceptOperation answers 202 with the operation to follow and where it is in its component's queue;
+// a replay (enq nil) answers without the position, which GET .../operations/{id} tells.
+func (s *Server) acceptOperation(w http.ResponseWriter, t store.Tenant, op store.Operation, enq *contract.EnqueueResult) {
 	self := operationPath(t.Name, op.ID)
 	links := map[string]string{"operation": self, "cancel": self + "/cancel"}
-	if ui := s.temporalLink(op.WorkflowID, op.RunID); ui != "" {
+	if ui := s.temporalWorkflowLink(op.WorkflowID); ui != "" {
 		links["temporalUI"] = ui
 	}
 	w.Header().Set("Location", self)
-	if replayed {
+	body := operationAccepted{OperationID: op.ID, Kind: string(op.Kind), WorkflowID: op.WorkflowID, Links: links}
+	switch {
+	case enq == nil:
 		w.Header().Set("Idempotent-Replayed", "true")
+		body.State = "accepted"
+	case enq.Merged:
+		body.State, body.Merged, body.Position = "merged", true, &enq.Position
+	case enq.Position > 0:
+		body.State, body.Position = "queued", &enq.Position
+	case enq.Done:
+		body.State = "done"
+	case enq.Pending:
+		body.State = statePending
+	default:
+		body.State, body.Position = "running", &enq.Position
 	}
-	writeJSON(w, http.StatusAccepted, operationAccepted{
-		OperationID: op.ID, Kind: string(op.Kind), WorkflowID: op.WorkflowID, RunID: op.RunID, Links: links,
-	})
+	writeJSON(w, http.StatusAccepted, body)
 }
 
 // forgetOperation takes back the record of an operation whose workflow did not start, so that it
@@ -212,17 +265,38 @@ func (s *Server) forgetOperation(ctx context.Context, op store.Operation) {
 	}
 }
 
-// busyProblem answers 409 naming the operation the component runs.
-func busyProblem(t store.Tenant, c store.Component, busy *BusyError) *Problem {
-	running := "an operation"
-	ref := &OperationRef{WorkflowID: busy.WorkflowID, RunID: busy.RunID, ID: busy.OperationID, Kind: busy.Kind}
-	if busy.OperationID != "" {
-		running = fmt.Sprintf("operation %s (%s)", busy.OperationID, busy.Kind)
-		ref.Href = operationPath(t.Name, busy.OperationID)
+// mergeKey is equal for two requests of the kind that would do the same: their workflow inputs are
+// equal but for the operation's id and who asked.
+func mergeKey(kind contract.OperationKind, input any) (string, error) {
+	raw, err := json.Marshal(input)
+	if err != nil {
+		return "", fmt.Errorf("encode %s input: %w", kind, err)
 	}
-	return &Problem{
-		Type: typeBusy, Status: http.StatusConflict, Operation: ref,
-		Detail: fmt.Sprintf("component %q is busy: %s is running as workflow %s run %s; wait for it to finish or cancel it",
-			c.Name, running, busy.WorkflowID, busy.RunID),
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", fmt.Errorf("decode %s input: %w", kind, err)
 	}
+	canonical, err := json.Marshal(withoutRequestFields(v)) // maps marshal with sorted keys
+	if err != nil {
+		return "", fmt.Errorf("encode %s input: %w", kind, err)
+	}
+	sum := sha256.Sum256(canonical)
+	return string(kind) + ":" + hex.EncodeToString(sum[:]), nil
+}
+
+// withoutRequestFields drops the fields that name the request rather than what it does.
+func withoutRequestFields(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		delete(v, "operationId")
+		delete(v, "requestedBy")
+		for k, e := range v {
+			v[k] = withoutRequestFields(e)
+		}
+	case []any:
+		for i, e := range v {
+			v[i] = withoutRequestFields(e)
+		}
+	}
+	return v
 }

@@ -17,12 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/rainflow/rainflow/contract"
-)
-
-// Memo fields every operation's workflow carries, so that a run names its operation.
-const (
-	memoOperationID = "operationId"
-	memoKind        = "kind"
+	"github.com/rainflow/rainflow/opqueue"
 )
 
 // defaultQueryTimeout bounds the progress query: a closed run is queried by replaying it on a worker,
@@ -34,64 +29,48 @@ type TemporalWorkflows struct {
 	client       client.Client
 	logger       *slog.Logger
 	queryTimeout time.Duration
+	// answerWait is how long Enqueue waits for a worker to take an operation before sending it as a
+	// signal (see opqueue.Enqueue).
+	answerWait time.Duration
 }
 
 // NewTemporalWorkflows answers Workflows over a connected Temporal client.
 func NewTemporalWorkflows(c client.Client, logger *slog.Logger) *TemporalWorkflows {
-	return &TemporalWorkflows{client: c, logger: logger, queryTimeout: defaultQueryTimeout}
+	return &TemporalWorkflows{client: c, logger: logger, queryTimeout: defaultQueryTimeout, answerWait: opqueue.DefaultAnswerWait}
 }
 
 var _ Workflows = (*TemporalWorkflows)(nil)
 
-// Start starts the operation's workflow under the component's workflow id, with the operation in its
-// memo and search attributes. The id allows one running run: a second start fails (conflict policy
-// FAIL, error when already started) and answers a *BusyError naming the running operation; after the
-// run closed, a new run may start (reuse policy ALLOW_DUPLICATE).
-func (t *TemporalWorkflows) Start(ctx context.Context, w WorkflowStart) (string, error) {
-	id := contract.ComponentWorkflowID(w.Ref)
-	kind := string(w.Kind)
-	opts := client.StartWorkflowOptions{
-		ID:                                       id,
-		TaskQueue:                                contract.TaskQueueOperations,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		Memo:                                     map[string]any{memoOperationID: w.OperationID, memoKind: kind},
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(w.Ref.Tenant),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(w.Ref.App),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeComponent).ValueSet(w.Ref.Component),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeOperation).ValueSet(kind),
-		),
-		StaticSummary: fmt.Sprintf("%s %s/%s/%s (operation %s)", kind, w.Ref.Tenant, w.Ref.App, w.Ref.Component, w.OperationID),
-	}
-	run, err := t.client.ExecuteWorkflow(ctx, opts, w.Workflow, w.Input)
+// Enqueue puts the operation into its component's queue (see opqueue.Enqueue).
+func (t *TemporalWorkflows) Enqueue(ctx context.Context, w WorkflowStart) (Enqueued, error) {
+	input, err := json.Marshal(w.Input)
 	if err != nil {
-		var already *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &already) {
-			return "", t.busy(ctx, id, already.RunId)
-		}
-		return "", fmt.Errorf("start workflow %s: %w", id, err)
+		return Enqueued{}, fmt.Errorf("encode the input of operation %s: %w", w.OperationID, err)
 	}
-	t.logger.InfoContext(ctx, "started workflow", "workflow_id", id, "run_id", run.GetRunID(),
-		"operation_id", w.OperationID, "kind", kind, "workflow_type", w.Workflow,
+	res, runID, err := opqueue.Enqueue(ctx, t.client, w.Ref, contract.QueuedOperation{
+		OperationID: w.OperationID, Kind: w.Kind, Workflow: w.Workflow, Input: input,
+		RequestedBy: w.RequestedBy, MergeKey: w.MergeKey,
+	}, t.answerWait)
+	if err != nil {
+		return Enqueued{}, err
+	}
+	t.logger.InfoContext(ctx, "enqueued operation", "queue_workflow_id", contract.ComponentWorkflowID(w.Ref),
+		"queue_run_id", runID, "operation_id", res.OperationID, "requested_operation_id", w.OperationID,
+		"kind", w.Kind, "workflow_type", w.Workflow, "position", res.Position, "merged", res.Merged, "pending", res.Pending,
 		"tenant", w.Ref.Tenant, "app", w.Ref.App, "component", w.Ref.Component)
-	return run.GetRunID(), nil
+	return Enqueued{EnqueueResult: res, QueueRunID: runID}, nil
 }
 
-// busy answers the BusyError for the running run, with its operation read from the run's memo.
-func (t *TemporalWorkflows) busy(ctx context.Context, workflowID, runID string) error {
-	busy := &BusyError{WorkflowID: workflowID, RunID: runID}
-	resp, err := t.client.DescribeWorkflowExecution(ctx, workflowID, runID)
-	if err != nil {
-		t.logger.WarnContext(ctx, "describe running workflow", "workflow_id", workflowID, "run_id", runID, "error", err)
-		return busy
-	}
-	info := resp.GetWorkflowExecutionInfo()
-	busy.RunID = info.GetExecution().GetRunId()
-	busy.OperationID = memoString(info.GetMemo().GetFields()[memoOperationID])
-	busy.Kind = memoString(info.GetMemo().GetFields()[memoKind])
-	return busy
+// Queue answers the component's queue.
+func (t *TemporalWorkflows) Queue(ctx context.Context, ref contract.ComponentRef) (contract.QueueState, error) {
+	qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)
+	defer cancel()
+	return opqueue.State(qctx, t.client, ref)
+}
+
+// Dequeue takes a waiting operation out of its component's queue.
+func (t *TemporalWorkflows) Dequeue(ctx context.Context, ref contract.ComponentRef, operationID string) (contract.DequeueResult, error) {
+	return opqueue.Dequeue(ctx, t.client, ref, operationID)
 }
 
 // Describe answers the run's state from Temporal: its status and times, its steps from the progress
@@ -102,9 +81,7 @@ func (t *TemporalWorkflows) Describe(ctx context.Context, workflowID, runID stri
 		return OperationStatus{}, fmt.Errorf("describe workflow %s run %s: %w", workflowID, runID, notFoundAs(err))
 	}
 	st := statusFromDescribe(resp)
-	if runID == "" {
-		runID = resp.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	}
+	runID = st.RunID
 
 	st.Progress, st.ProgressError = t.progress(ctx, workflowID, runID)
 
@@ -160,7 +137,8 @@ func statusFromDescribe(resp *workflowservice.DescribeWorkflowExecutionResponse)
 	info := resp.GetWorkflowExecutionInfo()
 	st := OperationStatus{
 		State:       stateOf(info.GetStatus()),
-		OperationID: memoString(info.GetMemo().GetFields()[memoOperationID]),
+		RunID:       info.GetExecution().GetRunId(),
+		OperationID: memoString(info.GetMemo().GetFields()[contract.MemoOperationID]),
 	}
 	if info.GetStartTime() != nil {
 		st.Started = info.GetStartTime().AsTime()

@@ -64,7 +64,7 @@ func describeResponse(t *testing.T, status enumspb.WorkflowExecutionStatus, star
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: info}
 }
 
-func TestTemporalStart(t *testing.T) {
+func TestTemporalEnqueue(t *testing.T) {
 	t.Parallel()
 	scaleInput := contract.ScaleInput{OperationID: "op-2", Ref: deployInput.Ref, ComponentID: "c-1", Replicas: 3}
 	tests := []struct {
@@ -73,37 +73,54 @@ func TestTemporalStart(t *testing.T) {
 	}{
 		{name: "deploy", start: deployStart},
 		{name: "scale", start: api.WorkflowStart{Workflow: contract.WorkflowScale, Kind: contract.OperationScale,
-			OperationID: "op-2", Ref: deployInput.Ref, Input: scaleInput}},
+			OperationID: "op-2", Ref: deployInput.Ref, Input: scaleInput, RequestedBy: "alice", MergeKey: "scale:x"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, wf := newTemporal(t)
-			run := mocks.NewWorkflowRun(t)
-			run.On("GetRunID").Return("run-1")
-			var opts client.StartWorkflowOptions
-			c.On("ExecuteWorkflow", mock.Anything, mock.Anything, tt.start.Workflow, tt.start.Input).
-				Run(func(args mock.Arguments) { opts = args.Get(1).(client.StartWorkflowOptions) }).
-				Return(run, nil)
+			var startOpts client.StartWorkflowOptions
+			c.On("NewWithStartWorkflowOperation", mock.Anything, contract.WorkflowComponentQueue, contract.QueueInput{Ref: deployInput.Ref}).
+				Run(func(args mock.Arguments) { startOpts = args.Get(0).(client.StartWorkflowOptions) }).
+				Return(nil)
+			var updateOpts client.UpdateWorkflowOptions
+			handle := mocks.NewWorkflowUpdateHandle(t)
+			handle.On("Get", mock.Anything, mock.Anything).Run(func(args mock.Arguments) {
+				*args.Get(1).(*contract.EnqueueResult) = contract.EnqueueResult{OperationID: tt.start.OperationID, WorkflowID: "w", Position: 2}
+			}).Return(nil)
+			handle.On("RunID").Return("queue-run-1")
+			c.On("UpdateWithStartWorkflow", mock.Anything, mock.Anything).
+				Run(func(args mock.Arguments) {
+					updateOpts = args.Get(1).(client.UpdateWithStartWorkflowOptions).UpdateOptions
+				}).
+				Return(handle, nil)
 
-			runID, err := wf.Start(t.Context(), tt.start)
+			enq, err := wf.Enqueue(t.Context(), tt.start)
 			require.NoError(t, err)
-			require.Equal(t, "run-1", runID)
+			require.Equal(t, api.Enqueued{QueueRunID: "queue-run-1", EnqueueResult: contract.EnqueueResult{
+				OperationID: tt.start.OperationID, WorkflowID: "w", Position: 2}}, enq)
 
-			kind := string(tt.start.Kind)
-			require.Equal(t, "rainflow/acme/shop/web", opts.ID, "every operation on the component shares its workflow id")
-			require.Equal(t, contract.TaskQueueOperations, opts.TaskQueue)
-			require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL, opts.WorkflowIDConflictPolicy)
-			require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, opts.WorkflowIDReusePolicy)
-			require.True(t, opts.WorkflowExecutionErrorWhenAlreadyStarted)
-			require.Equal(t, map[string]any{"operationId": tt.start.OperationID, "kind": kind}, opts.Memo)
+			require.Equal(t, "rainflow/acme/shop/web", startOpts.ID, "every operation on the component goes through its queue")
+			require.Equal(t, contract.TaskQueueOperations, startOpts.TaskQueue)
+			require.Equal(t, enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING, startOpts.WorkflowIDConflictPolicy)
+			require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE, startOpts.WorkflowIDReusePolicy)
+			require.Equal(t, contract.UpdateEnqueue, updateOpts.UpdateName)
+			require.Equal(t, "enqueue-"+tt.start.OperationID, updateOpts.UpdateID, "a retried enqueue is the same Update")
+			require.Equal(t, client.WorkflowUpdateStageCompleted, updateOpts.WaitForStage)
+			require.Len(t, updateOpts.Args, 1)
+			op := updateOpts.Args[0].(contract.QueuedOperation)
+			input, err := json.Marshal(tt.start.Input)
+			require.NoError(t, err)
+			require.Equal(t, contract.QueuedOperation{OperationID: tt.start.OperationID, Kind: tt.start.Kind,
+				Workflow: tt.start.Workflow, Input: input, RequestedBy: tt.start.RequestedBy, MergeKey: tt.start.MergeKey}, op)
 			attrs := map[string]string{
 				contract.SearchAttributeTenant: "acme", contract.SearchAttributeApp: "shop",
-				contract.SearchAttributeComponent: "web", contract.SearchAttributeOperation: kind,
+				contract.SearchAttributeComponent: "web", contract.SearchAttributeOperation: "queue",
+				contract.SearchAttributeInitiator: "system",
 			}
-			require.Equal(t, len(attrs), opts.TypedSearchAttributes.Size())
+			require.Equal(t, len(attrs), startOpts.TypedSearchAttributes.Size())
 			for name, want := range attrs {
-				got, ok := opts.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(name))
+				got, ok := startOpts.TypedSearchAttributes.GetKeyword(temporal.NewSearchAttributeKeyKeyword(name))
 				require.True(t, ok, name)
 				require.Equal(t, want, got, name)
 			}
@@ -111,50 +128,41 @@ func TestTemporalStart(t *testing.T) {
 	}
 }
 
-func TestTemporalStartBusy(t *testing.T) {
+func TestTemporalEnqueueRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		describe  func(c *mocks.Client)
-		wantOpID  string
-		wantRunID string
+		updateErr error
+		getErr    error
+		wantIs    error
+		wantMsg   string
 	}{
-		{name: "names the running operation from its memo", wantOpID: "op-0", wantRunID: "run-0", describe: func(c *mocks.Client) {
-			c.On("DescribeWorkflowExecution", mock.Anything, "rainflow/acme/shop/web", "run-0").
-				Return(describeResponse(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, time.Now(), nil), nil)
-		}},
-		{name: "still busy when describe fails", wantOpID: "", wantRunID: "run-0", describe: func(c *mocks.Client) {
-			c.On("DescribeWorkflowExecution", mock.Anything, "rainflow/acme/shop/web", "run-0").
-				Return(nil, errors.New("unavailable"))
-		}},
+		{name: "queue full", getErr: temporal.NewApplicationError("20 operations already wait", contract.ErrTypeQueueFull),
+			wantIs: api.ErrQueueFull, wantMsg: "20 operations already wait"},
+		{name: "temporal down", updateErr: serviceerror.NewUnavailable("connection refused"), wantMsg: "connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c, wf := newTemporal(t)
-			c.On("ExecuteWorkflow", mock.Anything, mock.Anything, contract.WorkflowDeploy, deployInput).
-				Return(nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already started", "req", "run-0"))
-			tt.describe(c)
-
-			_, err := wf.Start(t.Context(), deployStart)
-			var busy *api.BusyError
-			require.ErrorAs(t, err, &busy)
-			require.Equal(t, "rainflow/acme/shop/web", busy.WorkflowID)
-			require.Equal(t, tt.wantRunID, busy.RunID)
-			require.Equal(t, tt.wantOpID, busy.OperationID)
+			c.On("NewWithStartWorkflowOperation", mock.Anything, mock.Anything, mock.Anything).Return(nil)
+			if tt.updateErr != nil {
+				c.On("UpdateWithStartWorkflow", mock.Anything, mock.Anything).Return(nil, tt.updateErr)
+			} else {
+				handle := mocks.NewWorkflowUpdateHandle(t)
+				handle.On("Get", mock.Anything, mock.Anything).Return(tt.getErr)
+				c.On("UpdateWithStartWorkflow", mock.Anything, mock.Anything).Return(handle, nil)
+			}
+			_, err := wf.Enqueue(t.Context(), deployStart)
+			require.ErrorContains(t, err, "enqueue deploy operation op-1 on rainflow/acme/shop/web: ")
+			require.ErrorContains(t, err, tt.wantMsg)
+			if tt.wantIs != nil {
+				require.ErrorIs(t, err, tt.wantIs)
+			} else {
+				require.NotErrorIs(t, err, api.ErrQueueFull)
+			}
 		})
 	}
-}
-
-func TestTemporalStartFails(t *testing.T) {
-	t.Parallel()
-	c, wf := newTemporal(t)
-	c.On("ExecuteWorkflow", mock.Anything, mock.Anything, contract.WorkflowDeploy, deployInput).
-		Return(nil, serviceerror.NewUnavailable("connection refused"))
-	_, err := wf.Start(t.Context(), deployStart)
-	require.ErrorContains(t, err, "start workflow rainflow/acme/shop/web: connection refused")
-	var busy *api.BusyError
-	require.False(t, errors.As(err, &busy))
 }
 
 func progressValue(t *testing.T, p contract.OperationProgress) *mocks.Value {
@@ -195,7 +203,7 @@ func TestTemporalDescribe(t *testing.T) {
 			query: func(c *mocks.Client) {
 				c.On("QueryWorkflow", mock.Anything, "wf", "run-0", contract.QueryProgress).Return(progressValue(t, progress), nil)
 			},
-			want: api.OperationStatus{State: api.StateRunning, OperationID: "op-0", Started: start, Progress: &progress},
+			want: api.OperationStatus{RunID: "run-0", State: api.StateRunning, OperationID: "op-0", Started: start, Progress: &progress},
 		},
 		{
 			name: "succeeded", status: enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, closed: &closed,
@@ -209,7 +217,7 @@ func TestTemporalDescribe(t *testing.T) {
 				}).Return(nil)
 				c.On("GetWorkflow", mock.Anything, "wf", "run-0").Return(run)
 			},
-			want: api.OperationStatus{State: api.StateSucceeded, OperationID: "op-0", Started: start, Closed: &closed,
+			want: api.OperationStatus{RunID: "run-0", State: api.StateSucceeded, OperationID: "op-0", Started: start, Closed: &closed,
 				Progress: &progress, Result: json.RawMessage(`{"releaseId":"rel-1"}`)},
 		},
 		{
@@ -222,7 +230,7 @@ func TestTemporalDescribe(t *testing.T) {
 				run.On("Get", mock.Anything, nil).Return(applyFailed)
 				c.On("GetWorkflow", mock.Anything, "wf", "run-0").Return(run)
 			},
-			want: api.OperationStatus{State: api.StateFailed, OperationID: "op-0", Started: start, Closed: &closed,
+			want: api.OperationStatus{RunID: "run-0", State: api.StateFailed, OperationID: "op-0", Started: start, Closed: &closed,
 				Progress: &progress, Error: "activity Apply: apply deployment web: forbidden"},
 		},
 		{
@@ -235,7 +243,7 @@ func TestTemporalDescribe(t *testing.T) {
 				run.On("Get", mock.Anything, nil).Return(temporal.NewCanceledError())
 				c.On("GetWorkflow", mock.Anything, "wf", "run-0").Return(run)
 			},
-			want: api.OperationStatus{State: api.StateCanceled, OperationID: "op-0", Started: start, Closed: &closed,
+			want: api.OperationStatus{RunID: "run-0", State: api.StateCanceled, OperationID: "op-0", Started: start, Closed: &closed,
 				ProgressError: "query progress: context deadline exceeded", Error: "canceled"},
 		},
 		{
@@ -248,7 +256,7 @@ func TestTemporalDescribe(t *testing.T) {
 				run.On("Get", mock.Anything, nil).Return(errors.New("workflow terminated by operator"))
 				c.On("GetWorkflow", mock.Anything, "wf", "run-0").Return(run)
 			},
-			want: api.OperationStatus{State: api.StateTerminated, OperationID: "op-0", Started: start, Closed: &closed,
+			want: api.OperationStatus{RunID: "run-0", State: api.StateTerminated, OperationID: "op-0", Started: start, Closed: &closed,
 				Progress: &progress, Error: "workflow terminated by operator"},
 		},
 	}

@@ -64,13 +64,19 @@ func newComponentView(t store.Tenant, a store.App, c store.Component) componentV
 	}
 }
 
-// operationAccepted answers a started (or replayed) operation.
+// operationAccepted answers an operation taken into its component's queue (or a replayed request).
 type operationAccepted struct {
-	OperationID string            `json:"operationId"`
-	Kind        string            `json:"kind"`
-	WorkflowID  string            `json:"workflowId"`
-	RunID       string            `json:"runId"`
-	Links       map[string]string `json:"links"`
+	OperationID string `json:"operationId"`
+	Kind        string `json:"kind"`
+	WorkflowID  string `json:"workflowId"`
+	// State says what became of the request: "running" (it runs now), "queued" (it waits behind
+	// Position operations), "merged" (an equal request already waited: OperationID is that one),
+	// "pending" (queued, but no worker answered in time: its place is known once one runs),
+	// "accepted" (a replay of an earlier request: GET the operation for its state).
+	State    string            `json:"state"`
+	Position *int              `json:"position,omitempty"`
+	Merged   bool              `json:"merged,omitempty"`
+	Links    map[string]string `json:"links"`
 }
 
 // operationView is an operation; the fields from State on come from Temporal and are only in the
@@ -88,15 +94,17 @@ type operationView struct {
 	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
 	CreatedAt      time.Time `json:"createdAt"`
 
-	State         string          `json:"state,omitempty"`
-	StartedAt     *time.Time      `json:"startedAt,omitempty"`
-	ClosedAt      *time.Time      `json:"closedAt,omitempty"`
-	Steps         []contract.Step `json:"steps,omitempty"`
-	StepsError    string          `json:"stepsError,omitempty"`
-	Error         string          `json:"error,omitempty"`
-	Result        json.RawMessage `json:"result,omitempty"`
-	StateNote     string          `json:"stateNote,omitempty"`
-	CancelRequest bool            `json:"cancelRequested,omitempty"`
+	State      string          `json:"state,omitempty"`
+	StartedAt  *time.Time      `json:"startedAt,omitempty"`
+	ClosedAt   *time.Time      `json:"closedAt,omitempty"`
+	Steps      []contract.Step `json:"steps,omitempty"`
+	StepsError string          `json:"stepsError,omitempty"`
+	Error      string          `json:"error,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	StateNote  string          `json:"stateNote,omitempty"`
+	// QueuePosition is how many operations run before this one in its component's queue, while it waits.
+	QueuePosition *int `json:"queuePosition,omitempty"`
+	CancelRequest bool `json:"cancelRequested,omitempty"`
 
 	Links map[string]string `json:"links"`
 }
@@ -115,7 +123,7 @@ func newOperationView(n names, op store.Operation, temporalUI string) operationV
 	if n.app != "" && n.component != "" {
 		v.Links["component"] = componentPath(n.tenant, n.app, n.component)
 	}
-	if temporalUI != "" && op.RunID != "" {
+	if temporalUI != "" {
 		v.Links["temporalUI"] = temporalUI
 	}
 	return v

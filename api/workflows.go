@@ -4,52 +4,56 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/rainflow/rainflow/contract"
+	"github.com/rainflow/rainflow/opqueue"
 )
 
-// Workflows starts, reads and cancels operations' workflows. TemporalWorkflows is the implementation
+// Workflows queues, reads and cancels operations' workflows. TemporalWorkflows is the implementation
 // over a Temporal client.
+//
+// Every operation on a component goes through the component's queue (contract/queue.go): one runs at a
+// time, the others wait in order, and a request equal to one still waiting is merged into it.
 type Workflows interface {
-	// Start starts an operation's workflow under its component's workflow id and answers its run id.
-	// A component that already runs an operation answers a *BusyError.
-	Start(ctx context.Context, w WorkflowStart) (runID string, err error)
-	// Describe answers the state of one run of a workflow. A run Temporal does not know (never
-	// started, or past the namespace's retention) answers ErrExecutionNotFound.
+	// Enqueue puts the operation into its component's queue, starting the queue when none runs, and
+	// answers where it is. A full queue answers ErrQueueFull.
+	Enqueue(ctx context.Context, w WorkflowStart) (Enqueued, error)
+	// Describe answers the state of one run of an operation's workflow; runID "" is its latest run. A
+	// run Temporal does not know (not started yet, or past the namespace's retention) answers
+	// ErrExecutionNotFound.
 	Describe(ctx context.Context, workflowID, runID string) (OperationStatus, error)
+	// Queue answers the component's queue: the running and the waiting operations.
+	Queue(ctx context.Context, ref contract.ComponentRef) (contract.QueueState, error)
+	// Dequeue takes a waiting operation out of its component's queue: its cancellation before it ran.
+	Dequeue(ctx context.Context, ref contract.ComponentRef, operationID string) (contract.DequeueResult, error)
 	// Cancel asks the run to cancel; the workflow compensates and ends as canceled.
 	Cancel(ctx context.Context, workflowID, runID string) error
 }
 
-// WorkflowStart is one operation's workflow to start.
+// WorkflowStart is one operation to run.
 type WorkflowStart struct {
 	Workflow    string // the workflow type, a contract.Workflow* name
 	Kind        contract.OperationKind
 	OperationID string
 	Ref         contract.ComponentRef
 	Input       any // the workflow's input: the contract.*Input of Workflow
+	RequestedBy string
+	// MergeKey is equal for requests that do the same (see mergeKey); "" never merges.
+	MergeKey string
+}
+
+// Enqueued is where an enqueued operation is, and which queue run took it.
+type Enqueued struct {
+	contract.EnqueueResult
+	QueueRunID string
 }
 
 // ErrExecutionNotFound: Temporal does not know the workflow run.
 var ErrExecutionNotFound = errors.New("workflow execution not found")
 
-// BusyError says the component already runs an operation, which the new one would race.
-type BusyError struct {
-	WorkflowID  string
-	RunID       string // the running run
-	OperationID string // the running operation, from the run's memo; "" when it could not be read
-	Kind        string // the running operation's kind, from the memo
-}
-
-func (e *BusyError) Error() string {
-	op := e.OperationID
-	if op == "" {
-		op = "(unknown)"
-	}
-	return fmt.Sprintf("workflow %s is running operation %s (run %s)", e.WorkflowID, op, e.RunID)
-}
+// ErrQueueFull: the component's queue holds contract.MaxQueuedOperations waiting operations.
+var ErrQueueFull = opqueue.ErrQueueFull
 
 // Operation states, as Temporal reports a run's status.
 const (
@@ -65,6 +69,7 @@ const (
 // OperationStatus is what Temporal says about one run of an operation's workflow.
 type OperationStatus struct {
 	State       string
+	RunID       string // the run described
 	OperationID string // from the run's memo
 	Started     time.Time
 	Closed      *time.Time

@@ -118,3 +118,9 @@ func lockMySQL(conn *gorm.DB) (func(), error) {
 	}
 	return func() { conn.Exec("SELECT RELEASE_LOCK(" + name + ")") }, nil
 }
+
+// LatestSchemaVersion is the schema version this binary migrates a database to.
+func LatestSchemaVersion() int {
+	steps := schemaSteps()
+	return steps[len(steps)-1].version
+}

@@ -139,6 +139,12 @@ func schemaSteps() []migration {
 			)` + mysqlTable,
 			},
 		},
+		{
+			version: 2,
+			name:    "operations canceled while queued",
+			sqlite:  []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME NULL`},
+			mysql:   []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME(6) NULL`},
+		},
 	}
 }
 

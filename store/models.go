@@ -45,11 +45,16 @@ type Operation struct {
 	ComponentID string // empty when the component was deleted, or for app-wide operations
 	Kind        contract.OperationKind
 	WorkflowID  string
-	RunID       string // empty until the workflow started
+	// RunID is empty until the operation was started: then the run of the component's queue that took
+	// it (its own workflow's run for operations recorded before queues; see WorkflowID).
+	RunID string
 	// IdempotencyKey is unique within the tenant; empty means none.
 	IdempotencyKey string
 	RequestedBy    string
 	CreatedAt      time.Time
+	// CanceledAt is when the operation was canceled while it waited in its component's queue: it never
+	// ran. nil otherwise (an operation canceled while it ran is canceled in Temporal).
+	CanceledAt *time.Time
 }
 
 // Release is a snapshot that ran: the image by digest and the spec it ran with. Its id is chosen by

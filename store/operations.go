@@ -106,3 +106,21 @@ func (s *Store) DeleteOperation(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// SetOperationCanceled records that the operation was canceled before it ran.
+func (s *Store) SetOperationCanceled(ctx context.Context, id string) error {
+	res := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ? AND canceled_at IS NULL", id).Update("canceled_at", now())
+	if res.Error != nil {
+		return fmt.Errorf("set operation %s canceled: %w", id, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		var n int64
+		if err := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			return fmt.Errorf("set operation %s canceled: %w", id, translate(err))
+		}
+		if n == 0 {
+			return fmt.Errorf("set operation %s canceled: %w", id, ErrNotFound)
+		}
+	}
+	return nil
+}

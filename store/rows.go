@@ -56,16 +56,17 @@ func (r componentRow) model() Component {
 }
 
 type operationRow struct {
-	ID             string    `gorm:"column:id;primaryKey"`
-	TenantID       string    `gorm:"column:tenant_id"`
-	AppID          *string   `gorm:"column:app_id"`
-	ComponentID    *string   `gorm:"column:component_id"`
-	Kind           string    `gorm:"column:kind"`
-	WorkflowID     string    `gorm:"column:workflow_id"`
-	RunID          string    `gorm:"column:run_id"`
-	IdempotencyKey *string   `gorm:"column:idempotency_key"`
-	RequestedBy    string    `gorm:"column:requested_by"`
-	CreatedAt      time.Time `gorm:"column:created_at"`
+	ID             string     `gorm:"column:id;primaryKey"`
+	TenantID       string     `gorm:"column:tenant_id"`
+	AppID          *string    `gorm:"column:app_id"`
+	ComponentID    *string    `gorm:"column:component_id"`
+	Kind           string     `gorm:"column:kind"`
+	WorkflowID     string     `gorm:"column:workflow_id"`
+	RunID          string     `gorm:"column:run_id"`
+	IdempotencyKey *string    `gorm:"column:idempotency_key"`
+	RequestedBy    string     `gorm:"column:requested_by"`
+	CreatedAt      time.Time  `gorm:"column:created_at"`
+	CanceledAt     *time.Time `gorm:"column:canceled_at"`
 }
 
 func (operationRow) TableName() string { return "operations" }
@@ -75,7 +76,16 @@ func (r operationRow) model() Operation {
 		ID: r.ID, TenantID: r.TenantID, AppID: deref(r.AppID), ComponentID: deref(r.ComponentID),
 		Kind: contract.OperationKind(r.Kind), WorkflowID: r.WorkflowID, RunID: r.RunID,
 		IdempotencyKey: deref(r.IdempotencyKey), RequestedBy: r.RequestedBy, CreatedAt: r.CreatedAt.UTC(),
+		CanceledAt: utcOrNil(r.CanceledAt),
 	}
+}
+
+func utcOrNil(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 type releaseRow struct {

@@ -60,7 +60,7 @@ func TestOpenConcurrently(t *testing.T) {
 	st := openSQLite(t, path)
 	v, err := st.SchemaVersion(t.Context())
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, store.LatestSchemaVersion(), v)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -24,6 +24,7 @@ var SearchAttributes = map[string]enums.IndexedValueType{
 	contract.SearchAttributeApp:       enums.INDEXED_VALUE_TYPE_KEYWORD,
 	contract.SearchAttributeComponent: enums.INDEXED_VALUE_TYPE_KEYWORD,
 	contract.SearchAttributeOperation: enums.INDEXED_VALUE_TYPE_KEYWORD,
+	contract.SearchAttributeInitiator: enums.INDEXED_VALUE_TYPE_KEYWORD,
 }
 
 // DevServer describes one Temporal dev server of the embedded default.

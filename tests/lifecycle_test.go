@@ -46,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 		require.NoError(t, err)
 		defer tc.Close()
 		lc.record = func(kind string, acc accepted) {
-			recordHistory(t, ctx, tc, acc.WorkflowID, acc.RunID, filepath.Join(dir, kind+".json"))
+			recordHistory(t, ctx, tc, acc.WorkflowID, "", filepath.Join(dir, kind+".json"))
 		}
 	}
 
@@ -75,8 +75,13 @@ func TestLifecycle(t *testing.T) {
 	watch := watchReady(ctx, kube, tenant)
 	var restart accepted
 	api.must(t, http.StatusAccepted, "POST", web+"/restart", nil, &restart)
-	busy := problemOf(t, api.do(t, "POST", web+"/stop", nil), http.StatusConflict)
-	require.Contains(t, busy.Detail, restart.OperationID, "a stop during the restart is refused, naming the restart")
+	var queuedStop accepted
+	api.must(t, http.StatusAccepted, "POST", web+"/stop", nil, &queuedStop)
+	require.Equal(t, "queued", queuedStop.State, "a stop during the restart waits for it")
+	require.Equal(t, 1, queuedStop.Position)
+	var canceledStop operation
+	api.must(t, http.StatusAccepted, "POST", "/v1/tenants/"+tenant+"/operations/"+queuedStop.OperationID+"/cancel", nil, &canceledStop)
+	require.Equal(t, "canceled", canceledStop.State, "a waiting operation is canceled by taking it out of the queue")
 	op := lc.wait("restart", restart)
 	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
 	requireSteps(t, op, "restart pods", "wait for rollout")

@@ -34,7 +34,8 @@ type operation struct {
 type accepted struct {
 	OperationID string `json:"operationId"`
 	WorkflowID  string `json:"workflowId"`
-	RunID       string `json:"runId"`
+	State       string `json:"state"` // running, queued, merged or accepted (a replay)
+	Position    int    `json:"position"`
 }
 
 // pushHTTPD builds a busybox httpd image serving body at /index.html on :8080 and pushes it as repo:tag.
@@ -66,7 +67,7 @@ func waitOperation(t *testing.T, api *apiClient, tenant, id string, timeout time
 	var op operation
 	for {
 		api.must(t, http.StatusOK, "GET", "/v1/tenants/"+tenant+"/operations/"+id, nil, &op)
-		if op.State != "running" && op.State != "pending" {
+		if op.State != "running" && op.State != "pending" && op.State != "queued" && op.State != "starting" {
 			return op
 		}
 		require.True(t, time.Now().Before(deadline), "operation %s still %s after %s: %+v", id, op.State, timeout, op.Steps)
@@ -94,13 +95,17 @@ func TestVerticalSlice(t *testing.T) {
 		"Idempotency-Key", "slice-deploy-1")
 	require.NotEmpty(t, acc.OperationID)
 	require.Equal(t, "/v1/tenants/"+tenant+"/operations/"+acc.OperationID, r.Header.Get("Location"))
-	require.Equal(t, contract.ComponentWorkflowID(contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}), acc.WorkflowID)
+	require.Equal(t, contract.OperationWorkflowID(contract.OperationDeploy, contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}, acc.OperationID),
+		acc.WorkflowID, "the operation runs under its own, readable workflow id")
+	require.Equal(t, "running", acc.State, "nothing else runs on the component")
 
 	// the same Idempotency-Key answers the same operation and starts nothing
 	var again accepted
 	api.must(t, http.StatusAccepted, "POST", "/v1/tenants/"+tenant+"/apps/shop/components/web/deploys", nil, &again,
 		"Idempotency-Key", "slice-deploy-1")
-	require.Equal(t, acc, again)
+	require.Equal(t, acc.OperationID, again.OperationID)
+	require.Equal(t, acc.WorkflowID, again.WorkflowID)
+	require.Equal(t, "accepted", again.State, "a replay answers the operation; GET it for its state")
 
 	op := waitOperation(t, api, tenant, acc.OperationID, 3*time.Minute)
 	t.Logf("deploy finished in %s: %s", time.Since(t0).Round(time.Millisecond), op.State)
@@ -171,11 +176,11 @@ func TestVerticalSlice(t *testing.T) {
 		contract.SearchAttributeApp, contract.SearchAttributeComponent, contract.SearchAttributeOperation)
 	require.Eventually(t, func() bool {
 		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query})
-		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.RunId == acc.RunID
+		return err == nil && len(resp.Executions) == 1 && resp.Executions[0].Execution.WorkflowId == acc.WorkflowID
 	}, 15*time.Second, 200*time.Millisecond, "no workflow found by %s", query)
 
 	if path := os.Getenv("RAINFLOW_RECORD_HISTORY"); path != "" {
-		recordHistory(t, ctx, tc, acc.WorkflowID, acc.RunID, path)
+		recordHistory(t, ctx, tc, acc.WorkflowID, "", path)
 	}
 
 	// a second deploy of the same spec is a new operation on the same component, and changes no pod

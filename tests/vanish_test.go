@@ -66,6 +66,7 @@ func TestImageVanishesBeforeDeploy(t *testing.T) {
 		require.Equal(t, http.StatusServiceUnavailable, r.Status, "body: %s", r.Body)
 		return false
 	}, 30*time.Second, 500*time.Millisecond)
+	require.Equal(t, "pending", acc.State, "no worker runs yet: the operation is queued in Temporal, its place unknown")
 
 	// the image vanishes between the request and the deploy
 	ref, err := name.ParseReference(digestRef, name.Insecure)
@@ -92,7 +93,7 @@ func TestImageVanishesBeforeDeploy(t *testing.T) {
 	}
 
 	// not retried: the activity ran exactly once, and its failure is marked non-retryable
-	iter := tc.GetWorkflowHistory(ctx, acc.WorkflowID, acc.RunID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := tc.GetWorkflowHistory(ctx, acc.WorkflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	started := 0
 	for iter.HasNext() {
 		ev, err := iter.Next()

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -106,6 +107,18 @@ func testOperations(t *testing.T, open Opener) {
 			require.ErrorIs(t, tt.do(), tt.want)
 		})
 	}
+
+	require.Nil(t, op.CanceledAt, "a new operation is not canceled")
+	require.NoError(t, st.SetOperationCanceled(ctx, op.ID))
+	canceled, err := st.GetOperation(ctx, f.tenant.ID, op.ID)
+	require.NoError(t, err)
+	require.NotNil(t, canceled.CanceledAt)
+	require.WithinDuration(t, time.Now(), *canceled.CanceledAt, time.Minute)
+	require.NoError(t, st.SetOperationCanceled(ctx, op.ID), "canceling again is no error")
+	again, err := st.GetOperation(ctx, f.tenant.ID, op.ID)
+	require.NoError(t, err)
+	require.Equal(t, canceled.CanceledAt, again.CanceledAt, "the first cancellation's time stays")
+	require.ErrorIs(t, st.SetOperationCanceled(ctx, "no-such-operation"), store.ErrNotFound)
 
 	require.NoError(t, st.DeleteOperation(ctx, op.ID))
 	_, err = st.GetOperation(ctx, f.tenant.ID, op.ID)
