@@ -2,11 +2,17 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -17,34 +23,131 @@ import (
 // Kube holds the activities that talk to the Kubernetes API.
 type Kube struct {
 	Client kubernetes.Interface
-	// PollInterval is how often WaitRollout looks at the rollout; default 500 ms.
+	// PollInterval is how often WaitRollout, WaitNoPods and DeleteComponent look; default 500 ms.
 	PollInterval time.Duration
 	// StuckAfter is how long a pod may stay in an image-pull or crash-loop state before the rollout
 	// fails; default 20 s.
 	StuckAfter time.Duration
 }
 
-// EnsureNamespaceInput names a tenant.
+// Objects of a tenant's namespace.
+const (
+	LimitRangeName    = "rainflow-defaults"
+	ResourceQuotaName = "rainflow-quota"
+)
+
+// Requests and limits a container gets from its namespace's LimitRange when it sets none. The
+// requests are small, so that a small node still runs dozens of idle components (the scheduler counts
+// requests, not use); the limits keep one runaway container from starving its node.
+const (
+	DefaultCPURequest    = "25m"
+	DefaultMemoryRequest = "64Mi"
+	DefaultCPULimit      = "1"
+	DefaultMemoryLimit   = "512Mi"
+)
+
+// EnsureNamespaceInput names a tenant, and what its namespace allows.
 type EnsureNamespaceInput struct {
 	Tenant string `json:"tenant"`
+	// ContainerDefaults are the requests and limits of a container that sets none (the namespace's
+	// LimitRange); an empty field takes its Default* constant.
+	ContainerDefaults contract.Resources `json:"containerDefaults,omitzero"`
+	// Quota, when set, bounds what the namespace uses in total (a ResourceQuota). When nil, a quota
+	// applied before is left as it is: a deploy ensures the namespace without knowing the quota.
+	Quota *contract.TenantQuota `json:"quota,omitempty"`
 }
 
-// EnsureNamespaceResult names the tenant's namespace.
+// EnsureNamespaceResult names the tenant's namespace and its objects.
 type EnsureNamespaceResult struct {
-	Namespace string `json:"namespace"`
+	Namespace     string `json:"namespace"`
+	LimitRange    string `json:"limitRange,omitempty"`
+	ResourceQuota string `json:"resourceQuota,omitempty"` // when the input had a quota
 }
 
-// EnsureNamespace applies the tenant's namespace.
+// EnsureNamespace applies the tenant's namespace, its LimitRange (defaults for containers that set no
+// resources, so that a quota can count them) and, when the input has one, its ResourceQuota.
 func (k *Kube) EnsureNamespace(ctx context.Context, in EnsureNamespaceInput) (EnsureNamespaceResult, error) {
 	ns := render.Namespace(in.Tenant)
-	cfg := corev1ac.Namespace(ns).WithLabels(map[string]string{
-		contract.LabelTenant:           in.Tenant,
-		"app.kubernetes.io/managed-by": "rainflow",
-	})
-	if _, err := k.Client.CoreV1().Namespaces().Apply(ctx, cfg, applyOptions()); err != nil {
+	if in.Tenant == "" {
+		return EnsureNamespaceResult{}, permanent(ErrTypeInvalidSpec, fmt.Errorf("ensure namespace: no tenant"))
+	}
+	labels := map[string]string{contract.LabelTenant: in.Tenant, "app.kubernetes.io/managed-by": "rainflow"}
+	limits, quota, err := tenantObjects(ns, labels, in)
+	if err != nil {
+		return EnsureNamespaceResult{}, permanent(ErrTypeInvalidSpec, fmt.Errorf("ensure namespace %s: %w", ns, err))
+	}
+	if _, err := k.Client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns).WithLabels(labels), applyOptions()); err != nil {
 		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply namespace %s: %w", ns, err))
 	}
-	return EnsureNamespaceResult{Namespace: ns}, nil
+	out := EnsureNamespaceResult{Namespace: ns, LimitRange: LimitRangeName}
+	if _, err := k.Client.CoreV1().LimitRanges(ns).Apply(ctx, limits, applyOptions()); err != nil {
+		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply limitrange %s/%s: %w", ns, LimitRangeName, err))
+	}
+	if quota != nil {
+		if _, err := k.Client.CoreV1().ResourceQuotas(ns).Apply(ctx, quota, applyOptions()); err != nil {
+			return EnsureNamespaceResult{}, classify(fmt.Errorf("apply resourcequota %s/%s: %w", ns, ResourceQuotaName, err))
+		}
+		out.ResourceQuota = ResourceQuotaName
+	}
+	return out, nil
+}
+
+// tenantObjects renders the namespace's LimitRange and ResourceQuota (nil without a quota).
+func tenantObjects(ns string, labels map[string]string, in EnsureNamespaceInput) (*corev1ac.LimitRangeApplyConfiguration, *corev1ac.ResourceQuotaApplyConfiguration, error) {
+	d := in.ContainerDefaults
+	requests, err := resourceList(map[corev1.ResourceName]string{
+		corev1.ResourceCPU: or(d.CPURequest, DefaultCPURequest), corev1.ResourceMemory: or(d.MemoryRequest, DefaultMemoryRequest)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("container defaults: %w", err)
+	}
+	limits, err := resourceList(map[corev1.ResourceName]string{
+		corev1.ResourceCPU: or(d.CPULimit, DefaultCPULimit), corev1.ResourceMemory: or(d.MemoryLimit, DefaultMemoryLimit)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("container defaults: %w", err)
+	}
+	lr := corev1ac.LimitRange(LimitRangeName, ns).WithLabels(labels).WithSpec(corev1ac.LimitRangeSpec().
+		WithLimits(corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer).WithDefaultRequest(requests).WithDefault(limits)))
+	q := in.Quota
+	if q == nil {
+		return lr, nil, nil
+	}
+	hard, err := resourceList(map[corev1.ResourceName]string{
+		corev1.ResourceRequestsCPU: q.CPURequests, corev1.ResourceLimitsCPU: q.CPULimits,
+		corev1.ResourceRequestsMemory: q.MemoryRequests, corev1.ResourceLimitsMemory: q.MemoryLimits,
+		corev1.ResourceRequestsStorage: q.Storage,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("quota: %w", err)
+	}
+	if q.Pods > 0 {
+		hard[corev1.ResourcePods] = *resource.NewQuantity(int64(q.Pods), resource.DecimalSI)
+	}
+	if q.Volumes > 0 {
+		hard[corev1.ResourcePersistentVolumeClaims] = *resource.NewQuantity(int64(q.Volumes), resource.DecimalSI)
+	}
+	return lr, corev1ac.ResourceQuota(ResourceQuotaName, ns).WithLabels(labels).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard)), nil
+}
+
+func resourceList(in map[corev1.ResourceName]string) (corev1.ResourceList, error) {
+	out := corev1.ResourceList{}
+	for name, v := range in {
+		if v == "" {
+			continue
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil || q.Sign() < 0 {
+			return nil, fmt.Errorf("%s %q is not a quantity", name, v)
+		}
+		out[name] = q
+	}
+	return out, nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }
 
 // ApplyInput is one release to apply.
@@ -53,38 +156,180 @@ type ApplyInput struct {
 	ReleaseID string                 `json:"releaseId"`
 	Image     string                 `json:"image"` // by digest
 	Spec      contract.ComponentSpec `json:"spec"`
+	// Dependencies are the components of Spec.DependsOn with their ports (see render.Release).
+	Dependencies []contract.Dependency `json:"dependencies,omitempty"`
 }
 
 // ApplyResult says what was applied.
 type ApplyResult struct {
-	Namespace  string `json:"namespace"`
+	Namespace string `json:"namespace"`
+	Kind      string `json:"kind"`     // the workload's kind: Deployment or StatefulSet
+	Workload  string `json:"workload"` // the workload's name
+	// Deployment is the workload's name too, whatever its kind, for workflows written before
+	// StatefulSets (WaitRollout and WaitNoPods find the kind by the name).
 	Deployment string `json:"deployment"`
 	Service    string `json:"service,omitempty"`
-	Generation int64  `json:"generation"` // the Deployment's generation after the apply
+	Autoscaler string `json:"autoscaler,omitempty"` // the HorizontalPodAutoscaler, when the spec has autoscaling
+	Generation int64  `json:"generation"`           // the workload's generation after the apply
+	// Pruned are the objects of an earlier release this one no longer has, deleted, as Kind/name.
+	Pruned []string `json:"pruned,omitempty"`
 }
 
-// Apply renders the release and applies its objects with server-side apply, services before the
-// workload. Applying the same release again changes nothing.
+// Apply renders the release and applies its objects with server-side apply, in order: ConfigMap,
+// PersistentVolumeClaims, headless Service, Service, workload, HorizontalPodAutoscaler. Then it
+// deletes what an earlier release made and this one does not render (the autoscaler first, before the
+// workload takes its replicas back), but never a PersistentVolumeClaim: volumes go only with an
+// explicit delete. Applying the same release again changes nothing.
 func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
-	objs, err := render.Render(render.Release{Ref: in.Ref, ReleaseID: in.ReleaseID, Image: in.Image, Spec: in.Spec})
+	objs, err := render.Render(render.Release{Ref: in.Ref, ReleaseID: in.ReleaseID, Image: in.Image, Spec: in.Spec,
+		Dependencies: in.Dependencies})
 	if err != nil {
 		return ApplyResult{}, permanent(ErrTypeInvalidSpec, err)
 	}
-	ns := render.Namespace(in.Ref.Tenant)
-	out := ApplyResult{Namespace: ns}
-	if objs.Service != nil {
-		svc, err := k.Client.CoreV1().Services(ns).Apply(ctx, objs.Service, applyOptions())
-		if err != nil {
-			return ApplyResult{}, classify(fmt.Errorf("apply service %s/%s: %w", ns, *objs.Service.Name, err))
+	ns, name := render.Namespace(in.Ref.Tenant), render.Name(in.Ref)
+	out := ApplyResult{Namespace: ns, Kind: objs.Kind(), Workload: name, Deployment: name}
+	staleAutoscaler, stale := staleObjects(in.Ref, objs)
+	if out.Pruned, err = k.prune(ctx, in.Ref, staleAutoscaler); err != nil {
+		return ApplyResult{}, err
+	}
+	if cm := objs.ConfigMap; cm != nil {
+		if _, err := k.Client.CoreV1().ConfigMaps(ns).Apply(ctx, cm, applyOptions()); err != nil {
+			return ApplyResult{}, classify(fmt.Errorf("apply configmap %s/%s: %w", ns, *cm.Name, err))
 		}
-		out.Service = svc.Name
 	}
-	dep, err := k.Client.AppsV1().Deployments(ns).Apply(ctx, objs.Deployment, applyOptions())
+	for _, pvc := range objs.Volumes {
+		if _, err := k.Client.CoreV1().PersistentVolumeClaims(ns).Apply(ctx, pvc, applyOptions()); err != nil {
+			return ApplyResult{}, classify(fmt.Errorf("apply persistentvolumeclaim %s/%s: %w", ns, *pvc.Name, err))
+		}
+	}
+	for _, svc := range []*corev1ac.ServiceApplyConfiguration{objs.HeadlessService, objs.Service} {
+		if svc == nil {
+			continue
+		}
+		if _, err := k.Client.CoreV1().Services(ns).Apply(ctx, svc, applyOptions()); err != nil {
+			return ApplyResult{}, classify(fmt.Errorf("apply service %s/%s: %w", ns, *svc.Name, err))
+		}
+	}
+	if objs.Service != nil {
+		out.Service = *objs.Service.Name
+	}
+	if out.Generation, err = k.applyWorkload(ctx, objs, in.Spec.Autoscaling != nil); err != nil {
+		return ApplyResult{}, err
+	}
+	if hpa := objs.Autoscaler; hpa != nil {
+		if _, err := k.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, hpa, applyOptions()); err != nil {
+			return ApplyResult{}, classify(fmt.Errorf("apply horizontalpodautoscaler %s/%s: %w", ns, *hpa.Name, err))
+		}
+		out.Autoscaler = *hpa.Name
+	}
+	pruned, err := k.prune(ctx, in.Ref, stale)
 	if err != nil {
-		return ApplyResult{}, classify(fmt.Errorf("apply deployment %s/%s: %w", ns, *objs.Deployment.Name, err))
+		return ApplyResult{}, err
 	}
-	out.Deployment, out.Generation = dep.Name, dep.Generation
+	out.Pruned = append(out.Pruned, pruned...)
 	return out, nil
+}
+
+// applyWorkload applies the Deployment or the StatefulSet and answers its generation. Before an
+// autoscaled workload leaves spec.replicas out, the replicas are handed over (see handOverReplicas).
+func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscaled bool) (int64, error) {
+	if d := objs.Deployment; d != nil {
+		ns, name := *d.Namespace, *d.Name
+		client := k.Client.AppsV1().Deployments(ns)
+		if autoscaled {
+			cur, err := client.Get(ctx, name, metav1.GetOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return 0, classify(fmt.Errorf("get deployment %s/%s: %w", ns, name, err))
+			}
+			if err == nil && cur.Spec.Replicas != nil && ownsReplicas(cur.ManagedFields) {
+				hand := appsv1ac.Deployment(name, ns).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(*cur.Spec.Replicas))
+				if _, err := client.Apply(ctx, hand, metav1.ApplyOptions{FieldManager: fieldManagerHandover, Force: true}); err != nil {
+					return 0, classify(fmt.Errorf("hand the replicas of deployment %s/%s over to its autoscaler: %w", ns, name, err))
+				}
+			}
+		}
+		dep, err := client.Apply(ctx, d, applyOptions())
+		if err != nil {
+			return 0, classify(fmt.Errorf("apply deployment %s/%s: %w", ns, name, err))
+		}
+		return dep.Generation, nil
+	}
+	s := objs.StatefulSet
+	ns, name := *s.Namespace, *s.Name
+	client := k.Client.AppsV1().StatefulSets(ns)
+	cur, err := client.Get(ctx, name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return 0, classify(fmt.Errorf("get statefulset %s/%s: %w", ns, name, err))
+	}
+	if err == nil {
+		if err := sameClaims(cur, s); err != nil {
+			return 0, permanent(ErrTypeInvalidSpec, fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
+		}
+		if autoscaled && cur.Spec.Replicas != nil && ownsReplicas(cur.ManagedFields) {
+			hand := appsv1ac.StatefulSet(name, ns).WithSpec(appsv1ac.StatefulSetSpec().WithReplicas(*cur.Spec.Replicas))
+			if _, err := client.Apply(ctx, hand, metav1.ApplyOptions{FieldManager: fieldManagerHandover, Force: true}); err != nil {
+				return 0, classify(fmt.Errorf("hand the replicas of statefulset %s/%s over to its autoscaler: %w", ns, name, err))
+			}
+		}
+	}
+	sts, err := client.Apply(ctx, s, applyOptions())
+	if err != nil {
+		return 0, classify(fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
+	}
+	return sts.Generation, nil
+}
+
+// fieldManagerHandover co-owns spec.replicas when a workload gets an autoscaler. Server-side apply
+// resets a field its only manager leaves out to its default (one replica): so before the release
+// stops setting the replicas, this manager applies the current value, keeping it until the
+// autoscaler writes its own.
+const fieldManagerHandover = "rainflow-handover"
+
+// ownsReplicas tells whether contract.FieldManager's apply owns spec.replicas.
+func ownsReplicas(fields []metav1.ManagedFieldsEntry) bool {
+	for _, f := range fields {
+		if f.Manager != contract.FieldManager || f.Operation != metav1.ManagedFieldsOperationApply || f.FieldsV1 == nil {
+			continue
+		}
+		var set struct {
+			Spec map[string]json.RawMessage `json:"f:spec"`
+		}
+		if json.Unmarshal(f.FieldsV1.Raw, &set) == nil {
+			if _, ok := set.Spec["f:replicas"]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sameClaims refuses a StatefulSet whose volumes changed: Kubernetes forbids changing
+// volumeClaimTemplates, and says so in terms a user of Rainflow would not recognize.
+func sameClaims(cur *appsv1.StatefulSet, want *appsv1ac.StatefulSetApplyConfiguration) error {
+	type claim struct{ name, mode, size, class string }
+	var had, wants []claim
+	for _, c := range cur.Spec.VolumeClaimTemplates {
+		cl := claim{name: c.Name, size: c.Spec.Resources.Requests.Storage().String()}
+		if len(c.Spec.AccessModes) > 0 {
+			cl.mode = string(c.Spec.AccessModes[0])
+		}
+		if c.Spec.StorageClassName != nil {
+			cl.class = *c.Spec.StorageClassName
+		}
+		had = append(had, cl)
+	}
+	for _, c := range want.Spec.VolumeClaimTemplates {
+		cl := claim{name: *c.Name, mode: string(c.Spec.AccessModes[0]), size: c.Spec.Resources.Requests.Storage().String()}
+		if c.Spec.StorageClassName != nil {
+			cl.class = *c.Spec.StorageClassName
+		}
+		wants = append(wants, cl)
+	}
+	if !slices.Equal(had, wants) {
+		return fmt.Errorf("the volumes of a stateful component cannot change once it runs (had %v, want %v): "+
+			"keep them, or delete the component (its volumes stay unless asked) and deploy it again", had, wants)
+	}
+	return nil
 }
 
 func applyOptions() metav1.ApplyOptions {

@@ -3,17 +3,18 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
-	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/rainflow/rainflow/contract"
 )
@@ -60,71 +61,324 @@ func TestApplyRejectsInvalidSpecForGood(t *testing.T) {
 	}
 }
 
-func deployment(replicas int32, st appsv1.DeploymentStatus) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Namespace: "acme", Generation: 2},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"rainflow.io/component": "web"}},
-		},
-		Status: st,
-	}
-}
-
-func waitingPod(reason string) *corev1.Pod {
-	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-web-1", Namespace: "acme", Labels: map[string]string{"rainflow.io/component": "web"}},
-		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
-			Name: "web", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "details"}},
-		}}},
-	}
-}
-
-func TestWaitRollout(t *testing.T) {
+func TestApplyStateful(t *testing.T) {
 	t.Parallel()
-	done := appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2}
+	cs := fake.NewClientset()
+	k := &Kube{Client: cs}
+	in := statefulInput(3)
+	in.Spec.ConfigFiles = []contract.ConfigFile{{Path: "/etc/web.conf", Content: "a=1"}}
+	got, err := k.Apply(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ApplyResult{Namespace: "acme", Kind: "StatefulSet", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web", Generation: got.Generation}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("result %+v, want %+v", got, want)
+	}
+	ctx := context.Background()
+	sts := getStatefulSet(t, cs)
+	if sts.Spec.ServiceName != "shop-web-headless" || *sts.Spec.Replicas != 3 || len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("statefulset spec %+v", sts.Spec)
+	}
+	headless, err := cs.CoreV1().Services("acme").Get(ctx, "shop-web-headless", metav1.GetOptions{})
+	if err != nil || headless.Spec.ClusterIP != corev1.ClusterIPNone || !headless.Spec.PublishNotReadyAddresses {
+		t.Fatalf("headless service %+v (err %v)", headless, err)
+	}
+	if cm, err := cs.CoreV1().ConfigMaps("acme").Get(ctx, "shop-web-config", metav1.GetOptions{}); err != nil || cm.Data["etc_web.conf"] != "a=1" {
+		t.Fatalf("configmap %+v (err %v)", cm, err)
+	}
+	if _, err := cs.AppsV1().Deployments("acme").Get(ctx, "shop-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a stateful component got a deployment (err %v)", err)
+	}
+	// the same release again changes nothing
+	again, err := k.Apply(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Generation != got.Generation || len(again.Pruned) != 0 {
+		t.Fatalf("re-apply %+v after %+v", again, got)
+	}
+}
+
+func TestApplyRefusesChangedStatefulVolumes(t *testing.T) {
+	t.Parallel()
+	cs, _ := deployedAs(t, statefulInput(1))
+	in := statefulInput(1)
+	in.Spec.Volumes[0].Size = "2Gi"
+	_, err := (&Kube{Client: cs}).Apply(context.Background(), in)
+	requirePermanent(t, err, ErrTypeInvalidSpec)
+	if !strings.Contains(err.Error(), "cannot change once it runs") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Apply deletes what an earlier release made and the new one does not render, and never a volume.
+func TestApplyPrunes(t *testing.T) {
+	t.Parallel()
+	base := func() ApplyInput { return releaseInput(2) }
 	tests := []struct {
-		name     string
-		objects  []runtime.Object
-		wantType string
+		name       string
+		before     func(in *ApplyInput)
+		after      func(in *ApplyInput)
+		wantPruned []string
+		gone       []objectRef
+		kept       []objectRef
 	}{
-		{name: "complete rollout", objects: []runtime.Object{deployment(2, done)}},
 		{
-			name: "progress deadline exceeded",
-			objects: []runtime.Object{deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 2, Conditions: []appsv1.DeploymentCondition{{
-				Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded", Message: "took too long",
-			}}})},
-			wantType: ErrTypeRolloutStalled,
+			name:       "stateless to stateful",
+			after:      func(in *ApplyInput) { in.Spec.Stateful = true },
+			wantPruned: []string{"Deployment/shop-web"},
+			gone:       []objectRef{{kindDeployment, "shop-web"}},
+			kept:       []objectRef{{kindStatefulSet, "shop-web"}, {kindService, "shop-web-headless"}},
 		},
 		{
-			name:     "image pull back-off",
-			objects:  []runtime.Object{deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1}), waitingPod("ImagePullBackOff")},
-			wantType: ErrTypeRolloutFailed,
+			name:       "stateful back to stateless",
+			before:     func(in *ApplyInput) { in.Spec.Stateful = true },
+			wantPruned: []string{"Service/shop-web-headless", "StatefulSet/shop-web"},
+			gone:       []objectRef{{kindStatefulSet, "shop-web"}, {kindService, "shop-web-headless"}},
+			kept:       []objectRef{{kindDeployment, "shop-web"}, {kindService, "shop-web"}},
 		},
 		{
-			name:     "crash loop",
-			objects:  []runtime.Object{deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1}), waitingPod("CrashLoopBackOff")},
-			wantType: ErrTypeRolloutFailed,
+			name:       "config files removed",
+			before:     func(in *ApplyInput) { in.Spec.ConfigFiles = []contract.ConfigFile{{Path: "/etc/a", Content: "a"}} },
+			wantPruned: []string{"ConfigMap/shop-web-config"},
+			gone:       []objectRef{{kindConfigMap, "shop-web-config"}},
+		},
+		{
+			name:       "autoscaling removed",
+			before:     func(in *ApplyInput) { in.Spec.Autoscaling = &contract.Autoscaling{MinReplicas: 1, MaxReplicas: 4} },
+			wantPruned: []string{"HorizontalPodAutoscaler/shop-web"},
+			gone:       []objectRef{{kindAutoscaler, "shop-web"}},
+		},
+		{
+			name:       "ports removed",
+			after:      func(in *ApplyInput) { in.Spec.Ports = nil },
+			wantPruned: []string{"Service/shop-web"},
+			gone:       []objectRef{{kindService, "shop-web"}},
+		},
+		{
+			name: "volumes removed: the claim stays",
+			before: func(in *ApplyInput) {
+				in.Spec.Replicas = 1
+				in.Spec.Volumes = []contract.Volume{{Name: "data", Path: "/data", Size: "1Gi"}}
+			},
+			kept: []objectRef{{kindVolume, "shop-web-data"}},
+		},
+		{
+			name: "stateful to stateless: the StatefulSet's claims stay",
+			before: func(in *ApplyInput) {
+				in.Spec.Stateful = true
+				in.Spec.Volumes = []contract.Volume{{Name: "data", Path: "/data", Size: "1Gi"}}
+			},
+			wantPruned: []string{"Service/shop-web-headless", "StatefulSet/shop-web"},
+			kept:       []objectRef{{kindVolume, "data-shop-web-0"}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			k := &Kube{Client: fake.NewClientset(tt.objects...), PollInterval: 10 * time.Millisecond, StuckAfter: 50 * time.Millisecond}
-			var s testsuite.WorkflowTestSuite
-			env := s.NewTestActivityEnvironment()
-			env.RegisterActivity(k)
-			_, err := env.ExecuteActivity(k.WaitRollout, WaitRolloutInput{Namespace: "acme", Deployment: "shop-web", Generation: 2})
-			if tt.wantType == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
+			ctx := context.Background()
+			first, second := base(), base()
+			if tt.before != nil {
+				tt.before(&first)
 			}
-			var app *temporal.ApplicationError
-			if !errors.As(err, &app) || app.Type() != tt.wantType || !app.NonRetryable() {
-				t.Fatalf("err = %v, want non-retryable %s", err, tt.wantType)
+			if tt.after != nil {
+				tt.after(&second)
+			}
+			second.ReleaseID = "r2"
+			cs, _ := deployedAs(t, first)
+			// the claim a StatefulSet controller would have made
+			_, _ = cs.CoreV1().PersistentVolumeClaims("acme").Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{
+				Name: "data-shop-web-0", Namespace: "acme", Labels: map[string]string{
+					contract.LabelTenant: "acme", contract.LabelApp: "shop", contract.LabelComponent: "web", "app.kubernetes.io/managed-by": "rainflow"}}},
+				metav1.CreateOptions{})
+			k := &Kube{Client: cs}
+			got, err := k.Apply(ctx, second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Pruned, tt.wantPruned) {
+				t.Fatalf("pruned %v, want %v", got.Pruned, tt.wantPruned)
+			}
+			for _, o := range tt.gone {
+				if _, err := k.get(ctx, o.kind, "acme", o.name); !apierrors.IsNotFound(err) {
+					t.Errorf("%s/%s remains (err %v)", o.kind, o.name, err)
+				}
+			}
+			for _, o := range tt.kept {
+				if o.kind == kindVolume {
+					if _, err := cs.CoreV1().PersistentVolumeClaims("acme").Get(ctx, o.name, metav1.GetOptions{}); err != nil {
+						t.Errorf("volume %s was deleted: %v", o.name, err)
+					}
+					continue
+				}
+				if _, err := k.get(ctx, o.kind, "acme", o.name); err != nil {
+					t.Errorf("%s/%s is missing: %v", o.kind, o.name, err)
+				}
+			}
+			// nothing left to prune the second time
+			again, err := k.Apply(ctx, second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(again.Pruned) != 0 {
+				t.Fatalf("pruned again: %v", again.Pruned)
 			}
 		})
 	}
+}
+
+func TestApplyLeavesObjectsItDidNotMake(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "shop-web-config", Namespace: "acme"}}
+	cs := fake.NewClientset(foreign)
+	got, err := (&Kube{Client: cs}).Apply(ctx, releaseInput(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Pruned) != 0 {
+		t.Fatalf("pruned %v", got.Pruned)
+	}
+	if _, err := cs.CoreV1().ConfigMaps("acme").Get(ctx, "shop-web-config", metav1.GetOptions{}); err != nil {
+		t.Fatalf("a ConfigMap without the component's labels was deleted: %v", err)
+	}
+}
+
+// With autoscaling the workload's apply leaves spec.replicas to the autoscaler; the replicas running
+// when autoscaling is turned on stay (they do not fall back to Kubernetes' default of one).
+func TestApplyAutoscalingOwnsReplicas(t *testing.T) {
+	t.Parallel()
+	for _, stateful := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stateful=%v", stateful), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			plain := releaseInput(3)
+			plain.Spec.Stateful = stateful
+			cs, _ := deployedAs(t, plain)
+			k := &Kube{Client: cs}
+			replicas := func() (int32, string) {
+				var obj metav1.Object
+				var r *int32
+				if stateful {
+					sts := getStatefulSet(t, cs)
+					obj, r = sts, sts.Spec.Replicas
+				} else {
+					dep := getDeployment(t, cs)
+					obj, r = dep, dep.Spec.Replicas
+				}
+				if r == nil {
+					return -1, fieldsOf(obj, contract.FieldManager)
+				}
+				return *r, fieldsOf(obj, contract.FieldManager)
+			}
+
+			auto := plain
+			auto.ReleaseID = "r2"
+			auto.Spec.Autoscaling = &contract.Autoscaling{MinReplicas: 2, MaxReplicas: 6, CPUUtilizationPercent: 50}
+			got, err := k.Apply(ctx, auto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Autoscaler != "shop-web" {
+				t.Fatalf("result %+v", got)
+			}
+			n, owned := replicas()
+			if n != 3 || strings.Contains(owned, `"f:replicas"`) {
+				t.Fatalf("replicas %d, %s owns %s; want 3 replicas it does not own", n, contract.FieldManager, owned)
+			}
+			hpa, err := cs.AutoscalingV2().HorizontalPodAutoscalers("acme").Get(ctx, "shop-web", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if *hpa.Spec.MinReplicas != 2 || hpa.Spec.MaxReplicas != 6 || hpa.Spec.ScaleTargetRef.Kind != got.Kind {
+				t.Fatalf("hpa spec %+v", hpa.Spec)
+			}
+
+			// the autoscaler scales to 5; a deploy of the autoscaled spec keeps that
+			if _, err := k.ScaleWorkload(ctx, ScaleWorkloadInput{Ref: webRef, Replicas: 5}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.Apply(ctx, auto); err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := replicas(); n != 5 {
+				t.Fatalf("replicas %d after a deploy, want the autoscaler's 5", n)
+			}
+
+			// autoscaling off: the spec's replicas again, and the autoscaler is gone
+			plain.ReleaseID = "r3"
+			got, err = k.Apply(ctx, plain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, _ := replicas(); n != 3 || !slices.Equal(got.Pruned, []string{"HorizontalPodAutoscaler/shop-web"}) {
+				t.Fatalf("replicas %d, pruned %v; want 3 and the autoscaler", n, got.Pruned)
+			}
+		})
+	}
+}
+
+func TestEnsureNamespace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	k := &Kube{Client: cs}
+	got, err := k.EnsureNamespace(ctx, EnsureNamespaceInput{Tenant: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != (EnsureNamespaceResult{Namespace: "acme", LimitRange: LimitRangeName}) {
+		t.Fatalf("result %+v", got)
+	}
+	lr, err := cs.CoreV1().LimitRanges("acme").Get(ctx, LimitRangeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := lr.Spec.Limits[0]
+	if item.Type != corev1.LimitTypeContainer || item.DefaultRequest.Cpu().String() != DefaultCPURequest ||
+		item.DefaultRequest.Memory().String() != DefaultMemoryRequest || item.Default.Cpu().String() != DefaultCPULimit ||
+		item.Default.Memory().String() != DefaultMemoryLimit {
+		t.Fatalf("limit range %+v", item)
+	}
+	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a quota without asking (err %v)", err)
+	}
+
+	// a quota and other defaults
+	got, err = k.EnsureNamespace(ctx, EnsureNamespaceInput{Tenant: "acme", ContainerDefaults: contract.Resources{MemoryLimit: "1Gi"},
+		Quota: &contract.TenantQuota{CPURequests: "4", MemoryLimits: "8Gi", Storage: "100Gi", Pods: 20, Volumes: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ResourceQuota != ResourceQuotaName {
+		t.Fatalf("result %+v", got)
+	}
+	q, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hard := q.Spec.Hard
+	if len(hard) != 5 || hard.Name(corev1.ResourceRequestsCPU, "").String() != "4" || hard.Name(corev1.ResourceLimitsMemory, "").String() != "8Gi" ||
+		hard.Name(corev1.ResourceRequestsStorage, "").String() != "100Gi" || hard.Pods().String() != "20" ||
+		hard.Name(corev1.ResourcePersistentVolumeClaims, "").String() != "5" {
+		t.Fatalf("quota %v", hard)
+	}
+	lr, _ = cs.CoreV1().LimitRanges("acme").Get(ctx, LimitRangeName, metav1.GetOptions{})
+	if lr.Spec.Limits[0].Default.Memory().String() != "1Gi" || lr.Spec.Limits[0].Default.Cpu().String() != DefaultCPULimit {
+		t.Fatalf("limit range %+v", lr.Spec.Limits[0])
+	}
+
+	// a deploy ensures the namespace without a quota: the quota stays
+	if _, err := k.EnsureNamespace(ctx, EnsureNamespaceInput{Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{}); err != nil {
+		t.Fatalf("the quota went: %v", err)
+	}
+
+	_, err = k.EnsureNamespace(ctx, EnsureNamespaceInput{Tenant: "acme", Quota: &contract.TenantQuota{CPULimits: "lots"}})
+	requirePermanent(t, err, ErrTypeInvalidSpec)
+	_, err = k.EnsureNamespace(ctx, EnsureNamespaceInput{})
+	requirePermanent(t, err, ErrTypeInvalidSpec)
 }

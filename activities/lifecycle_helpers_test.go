@@ -26,13 +26,27 @@ var webRef = contract.ComponentRef{Tenant: "acme", App: "shop", Component: "web"
 // applied by Kube.Apply as a deploy does (under contract.FieldManager).
 func deployed(t *testing.T, replicas int32) (*fake.Clientset, *scaleWrites) {
 	t.Helper()
+	return deployedAs(t, releaseInput(replicas))
+}
+
+// deployedAs is deployed with the release in.
+func deployedAs(t *testing.T, in ApplyInput) (*fake.Clientset, *scaleWrites) {
+	t.Helper()
 	cs := fake.NewClientset()
 	w := serveScale(cs)
 	k := &Kube{Client: cs}
-	if _, err := k.Apply(context.Background(), releaseInput(replicas)); err != nil {
+	if _, err := k.Apply(context.Background(), in); err != nil {
 		t.Fatal(err)
 	}
 	return cs, w
+}
+
+// statefulInput is releaseInput for a stateful component with a volume.
+func statefulInput(replicas int32) ApplyInput {
+	in := releaseInput(replicas)
+	in.Spec.Stateful = true
+	in.Spec.Volumes = []contract.Volume{{Name: "data", Path: "/data", Size: "1Gi"}}
+	return in
 }
 
 func releaseInput(replicas int32) ApplyInput {
@@ -55,39 +69,49 @@ func (w *scaleWrites) count() int {
 	return len(w.managers)
 }
 
-var deploymentsResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+var (
+	deploymentsResource  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	statefulSetsResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+)
 
-// serveScale makes the fake clientset serve a Deployment's scale subresource the way the API server
-// does (the fake alone does not): an update sets spec.replicas, bumps the generation and refuses a
-// stale resourceVersion.
+// serveScale makes the fake clientset serve the scale subresource of Deployments and StatefulSets the
+// way the API server does (the fake alone does not): an update sets spec.replicas, bumps the
+// generation and refuses a stale resourceVersion.
 func serveScale(cs *fake.Clientset) *scaleWrites {
 	w := &scaleWrites{}
-	cs.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
-		up, ok := a.(k8stesting.UpdateActionImpl)
-		if !ok || up.GetSubresource() != "scale" {
-			return false, nil, nil
-		}
-		scale := up.GetObject().(*autoscalingv1.Scale)
-		obj, err := cs.Tracker().Get(deploymentsResource, up.GetNamespace(), scale.Name)
-		if err != nil {
-			return true, nil, err
-		}
-		dep := obj.(*appsv1.Deployment)
-		if scale.ResourceVersion != "" && dep.ResourceVersion != "" && scale.ResourceVersion != dep.ResourceVersion {
-			return true, nil, apierrors.NewConflict(deploymentsResource.GroupResource(), scale.Name, errors.New("the object has been modified"))
-		}
-		replicas := scale.Spec.Replicas
-		dep.Spec.Replicas = &replicas
-		dep.Generation++
-		if err := cs.Tracker().Update(deploymentsResource, dep, dep.Namespace, metav1.UpdateOptions{FieldManager: up.UpdateOptions.FieldManager}); err != nil {
-			return true, nil, err
-		}
-		w.mu.Lock()
-		w.managers = append(w.managers, up.UpdateOptions.FieldManager)
-		w.mu.Unlock()
-		return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: dep.Name, Namespace: dep.Namespace},
-			Spec: autoscalingv1.ScaleSpec{Replicas: replicas}, Status: autoscalingv1.ScaleStatus{Replicas: dep.Status.Replicas}}, nil
-	})
+	for _, gvr := range []schema.GroupVersionResource{deploymentsResource, statefulSetsResource} {
+		cs.PrependReactor("update", gvr.Resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+			up, ok := a.(k8stesting.UpdateActionImpl)
+			if !ok || up.GetSubresource() != "scale" {
+				return false, nil, nil
+			}
+			scale := up.GetObject().(*autoscalingv1.Scale)
+			obj, err := cs.Tracker().Get(gvr, up.GetNamespace(), scale.Name)
+			if err != nil {
+				return true, nil, err
+			}
+			meta := obj.(metav1.Object)
+			if scale.ResourceVersion != "" && meta.GetResourceVersion() != "" && scale.ResourceVersion != meta.GetResourceVersion() {
+				return true, nil, apierrors.NewConflict(gvr.GroupResource(), scale.Name, errors.New("the object has been modified"))
+			}
+			replicas := scale.Spec.Replicas
+			switch o := obj.(type) {
+			case *appsv1.Deployment:
+				o.Spec.Replicas = &replicas
+			case *appsv1.StatefulSet:
+				o.Spec.Replicas = &replicas
+			}
+			meta.SetGeneration(meta.GetGeneration() + 1)
+			if err := cs.Tracker().Update(gvr, obj, meta.GetNamespace(), metav1.UpdateOptions{FieldManager: up.UpdateOptions.FieldManager}); err != nil {
+				return true, nil, err
+			}
+			w.mu.Lock()
+			w.managers = append(w.managers, up.UpdateOptions.FieldManager)
+			w.mu.Unlock()
+			return true, &autoscalingv1.Scale{ObjectMeta: metav1.ObjectMeta{Name: meta.GetName(), Namespace: meta.GetNamespace()},
+				Spec: autoscalingv1.ScaleSpec{Replicas: replicas}}, nil
+		})
+	}
 	return w
 }
 
@@ -117,6 +141,15 @@ func requireRetryable(t *testing.T, err error) {
 	}
 }
 
+func getStatefulSet(t *testing.T, cs *fake.Clientset) *appsv1.StatefulSet {
+	t.Helper()
+	sts, err := cs.AppsV1().StatefulSets("acme").Get(context.Background(), "shop-web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sts
+}
+
 func getDeployment(t *testing.T, cs *fake.Clientset) *appsv1.Deployment {
 	t.Helper()
 	dep, err := cs.AppsV1().Deployments("acme").Get(context.Background(), "shop-web", metav1.GetOptions{})
@@ -127,8 +160,8 @@ func getDeployment(t *testing.T, cs *fake.Clientset) *appsv1.Deployment {
 }
 
 // fieldsOf answers the managed fields of the manager's apply or update, as JSON ("" when it has none).
-func fieldsOf(dep *appsv1.Deployment, manager string) string {
-	for _, f := range dep.ManagedFields {
+func fieldsOf(obj metav1.Object, manager string) string {
+	for _, f := range obj.GetManagedFields() {
 		if f.Manager == manager && f.FieldsV1 != nil {
 			return string(f.FieldsV1.Raw)
 		}

@@ -7,19 +7,22 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"go.temporal.io/sdk/activity"
 )
 
-// WaitNoPodsInput names the Deployment whose pods must all be gone.
+// WaitNoPodsInput names the workload whose pods must all be gone.
 type WaitNoPodsInput struct {
-	Namespace  string `json:"namespace"`
-	Deployment string `json:"deployment"`
+	Namespace string `json:"namespace"`
+	// Kind is Deployment or StatefulSet; empty, the workload of that name whichever its kind.
+	Kind     string `json:"kind,omitempty"`
+	Workload string `json:"workload,omitempty"` // the workload's name
+	// Deployment is the workload's name as inputs written before StatefulSets named it; Workload wins.
+	Deployment string `json:"deployment,omitempty"`
 }
 
-// PodsProgress is how many of the Deployment's pods remain; it is the heartbeat detail too.
+// PodsProgress is how many of the workload's pods remain; it is the heartbeat detail too.
 type PodsProgress struct {
 	Remaining int32    `json:"remaining"`
 	Pods      []string `json:"pods,omitempty"` // the first few remaining pods, by name
@@ -35,9 +38,9 @@ type WaitNoPodsResult struct {
 // maxPodsReported bounds the pod names a heartbeat carries.
 const maxPodsReported = 10
 
-// WaitNoPods waits until no pod of the Deployment remains, terminating ones included (also those whose
+// WaitNoPods waits until no pod of the workload remains, terminating ones included (also those whose
 // containers already exited): a stopped component runs no container and shows no pod. Pods that ended
-// and are not being deleted (an evicted pod, which the ReplicaSet leaves) run nothing and are not
+// and are not being deleted (an evicted pod, which a ReplicaSet leaves) run nothing and are not
 // waited for. It heartbeats the pods that remain and resumes from its heartbeat on retry.
 func (k *Kube) WaitNoPods(ctx context.Context, in WaitNoPodsInput) (WaitNoPodsResult, error) {
 	var p PodsProgress
@@ -57,28 +60,29 @@ func (k *Kube) WaitNoPods(ctx context.Context, in WaitNoPodsInput) (WaitNoPodsRe
 		select {
 		case <-ctx.Done():
 			return WaitNoPodsResult{}, fmt.Errorf("wait for the pods of %s/%s to stop (%d remain: %v): %w",
-				in.Namespace, in.Deployment, p.Remaining, p.Pods, ctx.Err())
+				in.Namespace, workloadName(in.Workload, in.Deployment), p.Remaining, p.Pods, ctx.Err())
 		case <-tick.C:
 		}
 	}
 }
 
-// observePods counts the Deployment's pods that still run, or may, into p.
+// observePods counts the workload's pods that still run, or may, into p.
 func (k *Kube) observePods(ctx context.Context, in WaitNoPodsInput, p *PodsProgress) error {
-	dep, err := k.Client.AppsV1().Deployments(in.Namespace).Get(ctx, in.Deployment, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return permanent(ErrTypeWorkloadNotFound, fmt.Errorf("deployment %s/%s is gone: %w", in.Namespace, in.Deployment, err))
-	}
+	name := workloadName(in.Workload, in.Deployment)
+	w, err := k.getWorkload(ctx, in.Namespace, in.Kind, name)
 	if err != nil {
-		return classify(fmt.Errorf("get deployment %s/%s: %w", in.Namespace, in.Deployment, err))
+		return err
 	}
-	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+	if w == nil {
+		return permanent(ErrTypeWorkloadNotFound, fmt.Errorf("workload %s/%s is gone", in.Namespace, name))
+	}
+	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err != nil {
-		return permanent(ErrTypeInvalidSpec, fmt.Errorf("selector of deployment %s/%s: %w", in.Namespace, in.Deployment, err))
+		return permanent(ErrTypeInvalidSpec, fmt.Errorf("selector of %s %s/%s: %w", w.Kind, in.Namespace, name, err))
 	}
 	pods, err := k.Client.CoreV1().Pods(in.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
-		return classify(fmt.Errorf("list pods of %s/%s: %w", in.Namespace, in.Deployment, err))
+		return classify(fmt.Errorf("list pods of %s/%s: %w", in.Namespace, name, err))
 	}
 	var names []string
 	for _, pod := range pods.Items {

@@ -47,7 +47,9 @@ func TestWaitNoPods(t *testing.T) {
 			deleteAfter: []string{"shop-web-1", "shop-web-2", "shop-web-3"},
 			wantStopped: 3,
 		},
-		{name: "the deployment is gone", wantType: ErrTypeWorkloadNotFound},
+		{name: "the workload is gone", wantType: ErrTypeWorkloadNotFound},
+		{name: "a stateful set's pods", objects: []runtime.Object{statefulSet(0, appsv1.StatefulSetStatus{}), pod("shop-web-0", corev1.PodRunning, true),
+			pod("shop-web-1", corev1.PodRunning, false)}, deleteAfter: []string{"shop-web-0", "shop-web-1"}, wantStopped: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

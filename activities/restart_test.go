@@ -87,3 +87,30 @@ func TestRestartWorkloadFailures(t *testing.T) {
 		requireRetryable(t, err)
 	})
 }
+
+func TestRestartStatefulSet(t *testing.T) {
+	t.Parallel()
+	cs, _ := deployedAs(t, statefulInput(2))
+	k := &Kube{Client: cs}
+	before := getStatefulSet(t, cs)
+	const at = "2026-05-01T10:00:00Z"
+	got, err := k.RestartWorkload(context.Background(), RestartWorkloadInput{Ref: webRef, RestartedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RestartWorkloadResult{Namespace: "acme", Kind: "StatefulSet", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web",
+		Replicas: 2, Generation: got.Generation}
+	if got != want {
+		t.Fatalf("result %+v, want %+v", got, want)
+	}
+	after := getStatefulSet(t, cs)
+	if v := after.Spec.Template.Annotations[contract.AnnotationRestartedAt]; v != at {
+		t.Fatalf("annotation %q, want %q", v, at)
+	}
+	if main := fieldsOf(after, contract.FieldManager); main != fieldsOf(before, contract.FieldManager) {
+		t.Fatalf("the fields of %s changed", contract.FieldManager)
+	}
+	if _, err := cs.AppsV1().Deployments("acme").Get(context.Background(), "shop-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the restart of a stateful component made a deployment (err %v)", err)
+	}
+}

@@ -7,35 +7,43 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/fields"
 
 	"go.temporal.io/sdk/activity"
+
+	"github.com/rainflow/rainflow/activities/render"
 )
 
-// WaitRolloutInput names the Deployment (and Service) whose rollout to wait for.
+// WaitRolloutInput names the workload (and Service) whose rollout to wait for.
 type WaitRolloutInput struct {
-	Namespace  string `json:"namespace"`
-	Deployment string `json:"deployment"`
+	Namespace string `json:"namespace"`
+	// Kind is Deployment or StatefulSet; empty, the workload of that name whichever its kind.
+	Kind     string `json:"kind,omitempty"`
+	Workload string `json:"workload,omitempty"` // the workload's name
+	// Deployment is the workload's name as inputs written before StatefulSets named it; Workload wins.
+	Deployment string `json:"deployment,omitempty"`
 	Service    string `json:"service,omitempty"` // when set, also wait for its ready endpoints
 	Generation int64  `json:"generation"`        // the generation the apply produced
 	// Deadline, when set, is when a rollout that is still not complete fails for good (a readiness
-	// probe that never passes does not stop a Deployment on its own for 10 minutes).
+	// probe that never passes does not stop a Deployment on its own for 10 minutes, nor a StatefulSet
+	// ever).
 	Deadline time.Time `json:"deadline,omitzero"`
 }
 
 // RolloutProgress is what a rollout looks like now; it is the heartbeat detail too.
 type RolloutProgress struct {
-	Desired        int32  `json:"desired"`
-	Updated        int32  `json:"updated"`
-	Ready          int32  `json:"ready"`
-	Available      int32  `json:"available"`
-	Total          int32  `json:"total"` // old and new pods
-	ReadyEndpoints int32  `json:"readyEndpoints"`
-	Message        string `json:"message,omitempty"` // the newest problem seen on a pod
+	Desired        int32 `json:"desired"`
+	Updated        int32 `json:"updated"`
+	Ready          int32 `json:"ready"`
+	Available      int32 `json:"available"`
+	Total          int32 `json:"total"` // old and new pods
+	ReadyEndpoints int32 `json:"readyEndpoints"`
+	// Message is what holds the rollout back now: pods that cannot be created, are unschedulable,
+	// cannot pull their image or crash.
+	Message string `json:"message,omitempty"`
 	// Stuck records when each pod problem was first seen ("pod/reason" → time), so that a retried
 	// activity resumes counting instead of starting over.
 	Stuck map[string]time.Time `json:"stuck,omitempty"`
@@ -52,8 +60,9 @@ var stuckReasons = map[string]bool{
 	"CreateContainerConfigError": true, "CreateContainerError": true, "RunContainerError": true,
 }
 
-// WaitRollout waits until every replica of the Deployment runs the applied generation and is available,
-// and the Service has that many ready endpoints. It heartbeats its progress and fails for good on
+// WaitRollout waits until every replica of the workload runs the applied generation and is available
+// (a StatefulSet: updated, ready and at its update revision), and the Service has that many ready
+// endpoints. It heartbeats its progress, resumes from its heartbeat on retry, and fails for good on
 // ProgressDeadlineExceeded or a pod stuck pulling its image or crash-looping for longer than StuckAfter.
 func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRolloutResult, error) {
 	var p RolloutProgress
@@ -63,6 +72,7 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 	if p.Stuck == nil {
 		p.Stuck = map[string]time.Time{}
 	}
+	name := workloadName(in.Workload, in.Deployment)
 	tick := time.NewTicker(orDuration(k.PollInterval, 500*time.Millisecond))
 	defer tick.Stop()
 	for {
@@ -80,13 +90,13 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 				detail = ": " + p.Message
 			}
 			return WaitRolloutResult{}, permanent(ErrTypeRolloutStalled, fmt.Errorf(
-				"rollout of %s/%s not complete by its deadline (%d/%d updated, %d available, %d ready endpoints)%s",
-				in.Namespace, in.Deployment, p.Updated, p.Desired, p.Available, p.ReadyEndpoints, detail))
+				"rollout of %s/%s not complete by its deadline (%d/%d updated, %d ready, %d available, %d ready endpoints)%s",
+				in.Namespace, name, p.Updated, p.Desired, p.Ready, p.Available, p.ReadyEndpoints, detail))
 		}
 		select {
 		case <-ctx.Done():
 			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): %w",
-				in.Namespace, in.Deployment, p.Available, p.Desired, ctx.Err())
+				in.Namespace, name, p.Available, p.Desired, ctx.Err())
 		case <-tick.C:
 		}
 	}
@@ -94,23 +104,32 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 
 // observe reads the rollout once into p and tells whether it is complete.
 func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgress) (bool, error) {
-	dep, err := k.Client.AppsV1().Deployments(in.Namespace).Get(ctx, in.Deployment, metav1.GetOptions{})
+	name := workloadName(in.Workload, in.Deployment)
+	w, err := k.getWorkload(ctx, in.Namespace, in.Kind, name)
 	if err != nil {
-		return false, classify(fmt.Errorf("get deployment %s/%s: %w", in.Namespace, in.Deployment, err))
-	}
-	p.Desired = 1
-	if dep.Spec.Replicas != nil {
-		p.Desired = *dep.Spec.Replicas
-	}
-	st := dep.Status
-	p.Updated, p.Ready, p.Available, p.Total = st.UpdatedReplicas, st.ReadyReplicas, st.AvailableReplicas, st.Replicas
-	if c := condition(dep, appsv1.DeploymentProgressing); c != nil && c.Reason == "ProgressDeadlineExceeded" {
-		return false, permanent(ErrTypeRolloutStalled, fmt.Errorf("rollout of %s/%s stalled: %s",
-			in.Namespace, in.Deployment, c.Message))
-	}
-	if err := k.checkPods(ctx, dep, p); err != nil {
 		return false, err
 	}
+	if w == nil { // retried: an apply that just happened may not be visible yet
+		return false, fmt.Errorf("get workload %s/%s: not found", in.Namespace, name)
+	}
+	p.Desired = w.Replicas
+	p.Updated, p.Ready, p.Available, p.Total = w.Updated, w.Ready, w.Available, w.Total
+	if w.Stalled != "" {
+		return false, permanent(ErrTypeRolloutStalled, fmt.Errorf("rollout of %s/%s stalled: %s", in.Namespace, name, w.Stalled))
+	}
+	problems, err := k.checkPods(ctx, w, p)
+	if err != nil {
+		return false, err
+	}
+	if p.Total < p.Desired {
+		// pods that cannot even be created (a quota, an admission rule) show on the workload only
+		failures, err := k.createFailures(ctx, w)
+		if err != nil {
+			return false, err
+		}
+		problems = append(failures, problems...)
+	}
+	p.Message = strings.Join(problems, "; ")
 	if in.Service != "" {
 		n, err := k.readyEndpoints(ctx, in.Namespace, in.Service)
 		if err != nil {
@@ -118,18 +137,19 @@ func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgr
 		}
 		p.ReadyEndpoints = n
 	}
-	done := st.ObservedGeneration >= in.Generation &&
-		p.Updated == p.Desired && p.Available == p.Desired && p.Total == p.Desired &&
-		(in.Service == "" || p.ReadyEndpoints >= p.Desired)
-	return done, nil
+	return w.complete(in.Generation) && (in.Service == "" || p.ReadyEndpoints >= p.Desired), nil
 }
 
-// checkPods records pod problems and fails once one has lasted longer than StuckAfter.
-func (k *Kube) checkPods(ctx context.Context, dep *appsv1.Deployment, p *RolloutProgress) error {
-	sel := labels.SelectorFromSet(dep.Spec.Selector.MatchLabels).String()
-	pods, err := k.Client.CoreV1().Pods(dep.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+// checkPods records pod problems and fails once one has lasted longer than StuckAfter; it answers
+// the problems it saw.
+func (k *Kube) checkPods(ctx context.Context, w *workloadState, p *RolloutProgress) ([]string, error) {
+	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err != nil {
-		return classify(fmt.Errorf("list pods of %s/%s: %w", dep.Namespace, dep.Name, err))
+		return nil, permanent(ErrTypeInvalidSpec, fmt.Errorf("selector of %s %s/%s: %w", w.Kind, w.Namespace, w.Name, err))
+	}
+	pods, err := k.Client.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, classify(fmt.Errorf("list pods of %s/%s: %w", w.Namespace, w.Name, err))
 	}
 	now := time.Now()
 	seen := map[string]bool{}
@@ -139,19 +159,19 @@ func (k *Kube) checkPods(ctx context.Context, dep *appsv1.Deployment, p *Rollout
 			continue
 		}
 		for _, cs := range pod.Status.ContainerStatuses {
-			w := cs.State.Waiting
-			if w == nil || !stuckReasons[w.Reason] {
+			wt := cs.State.Waiting
+			if wt == nil || !stuckReasons[wt.Reason] {
 				continue
 			}
-			key := pod.Name + "/" + w.Reason
+			key := pod.Name + "/" + wt.Reason
 			seen[key] = true
 			if _, ok := p.Stuck[key]; !ok {
 				p.Stuck[key] = now
 			}
-			msg := fmt.Sprintf("pod %s container %s: %s: %s", pod.Name, cs.Name, w.Reason, w.Message)
+			msg := fmt.Sprintf("pod %s container %s: %s: %s", pod.Name, cs.Name, wt.Reason, wt.Message)
 			problems = append(problems, msg)
-			if now.Sub(p.Stuck[key]) >= orDuration(k.StuckAfter, 20*time.Second) || w.Reason == "InvalidImageName" {
-				return permanent(ErrTypeRolloutFailed, fmt.Errorf("rollout of %s/%s failed: %s", dep.Namespace, dep.Name, msg))
+			if now.Sub(p.Stuck[key]) >= orDuration(k.StuckAfter, 20*time.Second) || wt.Reason == "InvalidImageName" {
+				return nil, permanent(ErrTypeRolloutFailed, fmt.Errorf("rollout of %s/%s failed: %s", w.Namespace, w.Name, msg))
 			}
 		}
 		if pod.Status.Phase == corev1.PodPending {
@@ -166,8 +186,44 @@ func (k *Kube) checkPods(ctx context.Context, dep *appsv1.Deployment, p *Rollout
 		}
 	}
 	sort.Strings(problems)
-	p.Message = strings.Join(problems, "; ")
-	return nil
+	return problems, nil
+}
+
+// createFailures says why the workload cannot create its pods: a Deployment's ReplicaFailure
+// condition, or a StatefulSet's newest FailedCreate warning.
+func (k *Kube) createFailures(ctx context.Context, w *workloadState) ([]string, error) {
+	if w.Kind != render.KindStatefulSet {
+		if w.Failure != "" {
+			return []string{"cannot create pods: " + w.Failure}, nil
+		}
+		return nil, nil
+	}
+	events, err := k.Client.CoreV1().Events(w.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.Set{"involvedObject.kind": w.Kind, "involvedObject.name": w.Name, "type": corev1.EventTypeWarning}.String(),
+	})
+	if err != nil {
+		return nil, classify(fmt.Errorf("list events of %s/%s: %w", w.Namespace, w.Name, err))
+	}
+	var newest *corev1.Event
+	for i, e := range events.Items {
+		if e.InvolvedObject.Kind != w.Kind || e.InvolvedObject.Name != w.Name || e.Reason != "FailedCreate" {
+			continue
+		}
+		if newest == nil || eventTime(&e).After(eventTime(newest)) {
+			newest = &events.Items[i]
+		}
+	}
+	if newest == nil {
+		return nil, nil
+	}
+	return []string{"cannot create pods: " + newest.Message}, nil
+}
+
+func eventTime(e *corev1.Event) time.Time {
+	if !e.LastTimestamp.IsZero() {
+		return e.LastTimestamp.Time
+	}
+	return e.EventTime.Time
 }
 
 func (k *Kube) readyEndpoints(ctx context.Context, ns, svc string) (int32, error) {
@@ -189,15 +245,6 @@ func (k *Kube) readyEndpoints(ctx context.Context, ns, svc string) (int32, error
 		}
 	}
 	return int32(len(addrs)), nil
-}
-
-func condition(dep *appsv1.Deployment, t appsv1.DeploymentConditionType) *appsv1.DeploymentCondition {
-	for i := range dep.Status.Conditions {
-		if dep.Status.Conditions[i].Type == t {
-			return &dep.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 func podCondition(pod *corev1.Pod, t corev1.PodConditionType) *corev1.PodCondition {

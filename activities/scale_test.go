@@ -22,8 +22,8 @@ func TestScaleWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ScaleWorkloadResult{Namespace: "acme", Deployment: "shop-web", Service: "shop-web", Previous: 2, Replicas: 3,
-		Generation: before.Generation + 1}
+	want := ScaleWorkloadResult{Namespace: "acme", Kind: "Deployment", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web",
+		Previous: 2, Replicas: 3, Generation: before.Generation + 1}
 	if got != want {
 		t.Fatalf("result %+v, want %+v", got, want)
 	}
@@ -122,6 +122,66 @@ func TestScaleWorkloadFailures(t *testing.T) {
 			requirePermanent(t, err, tt.wantType)
 			if tt.notDeploy && !strings.Contains(err.Error(), "deploy it first") {
 				t.Fatalf("err = %v, want it to say to deploy first", err)
+			}
+		})
+	}
+}
+
+func TestScaleStatefulSet(t *testing.T) {
+	t.Parallel()
+	cs, writes := deployedAs(t, statefulInput(2))
+	k := &Kube{Client: cs}
+	before := getStatefulSet(t, cs)
+	got, err := k.ScaleWorkload(context.Background(), ScaleWorkloadInput{Ref: webRef, Replicas: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ScaleWorkloadResult{Namespace: "acme", Kind: "StatefulSet", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web",
+		Previous: 2, Replicas: 4, Generation: before.Generation + 1}
+	if got != want {
+		t.Fatalf("result %+v, want %+v", got, want)
+	}
+	after := getStatefulSet(t, cs)
+	if *after.Spec.Replicas != 4 || writes.managers[0] != contract.FieldManagerScale {
+		t.Fatalf("replicas %d by %v", *after.Spec.Replicas, writes.managers)
+	}
+	if owned := fieldsOf(after, contract.FieldManager); !strings.Contains(owned, `"f:template"`) {
+		t.Fatalf("%s no longer owns the template: %s", contract.FieldManager, owned)
+	}
+	// stop
+	if _, err := k.ScaleWorkload(context.Background(), ScaleWorkloadInput{Ref: webRef, Replicas: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if r := *getStatefulSet(t, cs).Spec.Replicas; r != 0 {
+		t.Fatalf("replicas %d, want 0", r)
+	}
+}
+
+// An autoscaled component's replicas stay within the autoscaler's bounds; zero stops it all the same.
+func TestScaleAutoscaled(t *testing.T) {
+	t.Parallel()
+	in := releaseInput(3)
+	in.Spec.Autoscaling = &contract.Autoscaling{MinReplicas: 2, MaxReplicas: 5}
+	tests := []struct {
+		name     string
+		replicas int32
+		want     int32
+	}{
+		{name: "above the maximum", replicas: 9, want: 5},
+		{name: "below the minimum", replicas: 1, want: 2},
+		{name: "within", replicas: 4, want: 4},
+		{name: "zero stops", replicas: 0, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cs, _ := deployedAs(t, in)
+			got, err := (&Kube{Client: cs}).ScaleWorkload(context.Background(), ScaleWorkloadInput{Ref: webRef, Replicas: tt.replicas})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Replicas != tt.want || !got.Autoscaled || *getDeployment(t, cs).Spec.Replicas != tt.want {
+				t.Fatalf("result %+v, want %d replicas, autoscaled", got, tt.want)
 			}
 		})
 	}

@@ -18,14 +18,15 @@ type putComponentRequest struct {
 	Spec *contract.ComponentSpec `json:"spec"`
 }
 
-// checkedSpec normalizes and validates a request's spec; nil is a missing spec.
-func checkedSpec(errs *fieldErrors, spec *contract.ComponentSpec) contract.ComponentSpec {
+// checkedSpec normalizes and validates a request's spec for the component of the app; nil is a
+// missing spec.
+func checkedSpec(errs *fieldErrors, app, component string, spec *contract.ComponentSpec) contract.ComponentSpec {
 	if spec == nil {
 		errs.add("spec", "is required")
 		return contract.ComponentSpec{}
 	}
 	normalizeSpec(spec)
-	validateSpec(errs, "spec", *spec)
+	validateComponentSpec(errs, "spec", app, component, *spec)
 	return *spec
 }
 
@@ -40,7 +41,7 @@ func (s *Server) createComponent(w http.ResponseWriter, r *http.Request) error {
 	}
 	var errs fieldErrors
 	validateComponentName(&errs, "name", req.Name)
-	spec := checkedSpec(&errs, req.Spec)
+	spec := checkedSpec(&errs, a.Name, req.Name, req.Spec)
 	if len(errs) > 0 {
 		return validationProblem("component", errs)
 	}
@@ -117,7 +118,7 @@ func (s *Server) putComponent(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var errs fieldErrors
-	spec := checkedSpec(&errs, req.Spec)
+	spec := checkedSpec(&errs, a.Name, c.Name, req.Spec)
 	if len(errs) > 0 {
 		return validationProblem("component", errs)
 	}

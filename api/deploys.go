@@ -41,16 +41,46 @@ func (req *deployRequest) timeout() int32 {
 // known to be in the registry; startOperation does the rest.
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	var req deployRequest
+	var deps []contract.Dependency
 	return s.startOperation(w, r, operationKind{
 		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: &req, validate: req.validate,
-		check: func(ctx context.Context, c store.Component) error { return s.checkImage(ctx, c.Spec.Image) },
+		check: func(ctx context.Context, c store.Component) error {
+			var err error
+			if deps, err = s.dependenciesOf(ctx, c, c.Spec); err != nil {
+				return err
+			}
+			return s.checkImage(ctx, c.Spec.Image)
+		},
 		input: func(o startingOperation) any {
 			return contract.DeployInput{
 				OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, Spec: o.Component.Spec, RequestedBy: o.RequestedBy,
-				NoRollback: req.NoRollback, RolloutTimeoutSeconds: req.timeout(),
+				NoRollback: req.NoRollback, RolloutTimeoutSeconds: req.timeout(), Dependencies: deps,
 			}
 		},
 	})
+}
+
+// dependenciesOf answers the components the spec depends on with their ports, read from the store,
+// for their env in the component's containers; a dependency the app does not have is a 422.
+func (s *Server) dependenciesOf(ctx context.Context, c store.Component, spec contract.ComponentSpec) ([]contract.Dependency, error) {
+	var deps []contract.Dependency
+	var errs []FieldError
+	for i, name := range spec.DependsOn {
+		dep, err := s.store.GetComponent(ctx, c.AppID, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			errs = append(errs, FieldError{Field: fmt.Sprintf("spec.dependsOn[%d]", i),
+				Reason: fmt.Sprintf("component %q is not in the app: create it, or remove it from dependsOn", name)})
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read dependency %q of component %q: %w", name, c.Name, err)
+		}
+		deps = append(deps, contract.Dependency{Component: name, Ports: dep.Spec.Ports})
+	}
+	if len(errs) > 0 {
+		return nil, validationProblem(fmt.Sprintf("the dependencies of component %q", c.Name), errs)
+	}
+	return deps, nil
 }
 
 // checkImage answers a problem when the component's image is not in its registry, or the registry

@@ -248,3 +248,30 @@ func TestDeployWithoutWorker(t *testing.T) {
 	require.Contains(t, op["stateNote"], "is a worker running?")
 	require.Contains(t, op["stateNote"], "context deadline exceeded")
 }
+
+// TestDeployDependencies: a deploy carries the ports of the components its spec depends on (for their
+// env in its containers); a dependency the app lacks is refused, naming it.
+func TestDeployDependencies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	comps := "/v1/tenants/acme/apps/shop/components"
+	e.ok(http.StatusCreated, request{method: "POST", path: comps, body: fmt.Sprintf(
+		`{"name":"front","spec":{"image":%q,"replicas":1,"dependsOn":["web","db"]}}`, webImage)})
+	p := problemOf(t, e.do(request{method: "POST", path: comps + "/front/deploys"}), http.StatusUnprocessableEntity)
+	require.Equal(t, "urn:rainflow:problem:validation", p.Type)
+	require.Equal(t, []api.FieldError{{Field: "spec.dependsOn[1]", Reason: `component "db" is not in the app: create it, or remove it from dependsOn`}}, p.Errors)
+	require.Zero(t, e.wf.startCount())
+
+	e.ok(http.StatusCreated, request{method: "POST", path: comps, body: componentBody("db", webImage)})
+	e.ok(http.StatusAccepted, request{method: "POST", path: comps + "/front/deploys"})
+	in := e.wf.lastStart().Input.(contract.DeployInput)
+	require.Equal(t, []contract.Dependency{
+		{Component: "web", Ports: []contract.Port{{Name: "http", Port: 8080, Protocol: "TCP"}}},
+		{Component: "db", Ports: []contract.Port{{Name: "http", Port: 8080, Protocol: "TCP"}}},
+	}, in.Dependencies)
+
+	p = problemOf(t, e.do(request{method: "POST", path: comps, body: fmt.Sprintf(
+		`{"name":"loop","spec":{"image":%q,"replicas":1,"dependsOn":["loop"]}}`, webImage)}), http.StatusUnprocessableEntity)
+	require.Equal(t, "spec.dependsOn[0]", p.Errors[0].Field)
+}

@@ -30,12 +30,16 @@ func (req *rollbackRequest) validate() error {
 func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 	var req rollbackRequest
 	var rel store.Release
+	var deps []contract.Dependency
 	return s.startOperation(w, r, operationKind{
 		kind: contract.OperationRollback, workflow: contract.WorkflowRollback,
 		body: &req, bodyRequired: true, validate: req.validate,
 		check: func(ctx context.Context, c store.Component) error {
 			var err error
 			if rel, err = s.releaseOf(ctx, c, req.ReleaseID); err != nil {
+				return err
+			}
+			if deps, err = s.dependenciesOf(ctx, c, rel.Spec); err != nil {
 				return err
 			}
 			return s.checkImage(ctx, rel.ImageDigest)
@@ -60,6 +64,7 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 			spec.Image = rel.ImageDigest
 			return contract.RollbackInput{ToReleaseID: rel.ID, Deploy: contract.DeployInput{
 				OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, Spec: spec, RequestedBy: o.RequestedBy,
+				Dependencies: deps,
 			}}
 		},
 	})

@@ -104,6 +104,79 @@ type ComponentSpec struct {
 	// StopGraceSeconds is how long a stopping container gets between SIGTERM and SIGKILL (Kubernetes'
 	// terminationGracePeriodSeconds); nil keeps Kubernetes' default of 30 s.
 	StopGraceSeconds *int64 `json:"stopGraceSeconds,omitempty"`
+	// StartupProbe holds the readiness and liveness probes back until it passes once, for components
+	// that start slowly.
+	StartupProbe *Probe `json:"startup,omitempty"`
+	// Stateful runs the component as a StatefulSet with a headless Service (stable pod names and DNS,
+	// one volume per pod) instead of a Deployment.
+	Stateful bool `json:"stateful,omitempty"`
+	// ConfigFiles are mounted read-only, each at its path, from the component's ConfigMap; changing
+	// one rolls the pods.
+	ConfigFiles []ConfigFile `json:"configFiles,omitempty"`
+	// Volumes are persistent storage: one PersistentVolumeClaim per volume for a stateless component,
+	// one per volume and pod (volumeClaimTemplates) for a stateful one. Deleting the component keeps
+	// them unless the delete asks otherwise.
+	Volumes []Volume `json:"volumes,omitempty"`
+	// Autoscaling, when set, hands the replicas to a HorizontalPodAutoscaler: Replicas is then ignored.
+	Autoscaling *Autoscaling `json:"autoscaling,omitempty"`
+	// DependsOn names components of the same app this one uses: each one's host and ports are injected
+	// as environment variables (<DEP>_HOST, <DEP>_PORT, <DEP>_PORT_<PORT NAME>), and app-level
+	// operations start it after them.
+	DependsOn []string `json:"dependsOn,omitempty"`
+}
+
+// ConfigFile is a file mounted into the component's containers.
+type ConfigFile struct {
+	Path    string `json:"path"` // absolute and clean, e.g. /etc/app/config.yaml
+	Content string `json:"content"`
+}
+
+// Access modes of a volume.
+const (
+	// AccessReadWriteOnce: the volume is mounted by the pods of one node at a time.
+	AccessReadWriteOnce = "ReadWriteOnce"
+	// AccessReadWriteMany: the volume is mounted by pods on any number of nodes.
+	AccessReadWriteMany = "ReadWriteMany"
+)
+
+// Volume is persistent storage mounted at Path.
+type Volume struct {
+	Name         string `json:"name"`                   // a DNS label, unique in the component
+	Path         string `json:"path"`                   // absolute and clean
+	Size         string `json:"size"`                   // a Kubernetes quantity, e.g. 1Gi
+	AccessMode   string `json:"accessMode,omitempty"`   // AccessReadWriteOnce (the default) or AccessReadWriteMany
+	StorageClass string `json:"storageClass,omitempty"` // the cluster's default class when empty
+}
+
+// Autoscaling bounds a HorizontalPodAutoscaler that follows the pods' CPU use.
+type Autoscaling struct {
+	MinReplicas int32 `json:"minReplicas"`
+	MaxReplicas int32 `json:"maxReplicas"`
+	// CPUUtilizationPercent is the average CPU use, in percent of the CPU request, the autoscaler keeps
+	// the pods at; 0 means DefaultCPUUtilizationPercent.
+	CPUUtilizationPercent int32 `json:"cpuUtilizationPercent,omitempty"`
+}
+
+// DefaultCPUUtilizationPercent is the CPU use an autoscaler aims at when the spec does not say.
+const DefaultCPUUtilizationPercent = 80
+
+// Dependency is a component another one depends on, as rendering needs it: its name in the same app
+// and the ports its Service exposes.
+type Dependency struct {
+	Component string `json:"component"`
+	Ports     []Port `json:"ports,omitempty"`
+}
+
+// TenantQuota bounds what a tenant's namespace may use in total (a ResourceQuota); empty fields are
+// not bounded. Quantities are in Kubernetes notation.
+type TenantQuota struct {
+	CPURequests    string `json:"cpuRequests,omitempty"`
+	CPULimits      string `json:"cpuLimits,omitempty"`
+	MemoryRequests string `json:"memoryRequests,omitempty"`
+	MemoryLimits   string `json:"memoryLimits,omitempty"`
+	Storage        string `json:"storage,omitempty"` // total requested by the namespace's volumes
+	Pods           int32  `json:"pods,omitempty"`
+	Volumes        int32  `json:"volumes,omitempty"` // PersistentVolumeClaims
 }
 
 // ComponentRef names a component the way every layer names it.
@@ -124,6 +197,9 @@ type DeployInput struct {
 	NoRollback bool `json:"noRollback,omitempty"`
 	// RolloutTimeoutSeconds bounds the wait for the rollout; 0 means DefaultRolloutTimeoutSeconds.
 	RolloutTimeoutSeconds int32 `json:"rolloutTimeoutSeconds,omitempty"`
+	// Dependencies are the components of Spec.DependsOn with their ports, for the environment
+	// variables that tell the component where they are.
+	Dependencies []Dependency `json:"dependencies,omitempty"`
 }
 
 // DefaultRolloutTimeoutSeconds is how long a rollout may take before the operation fails (and an

@@ -15,6 +15,9 @@ type Activities struct {
 	Kube     *activities.Kube
 	Registry *activities.Registry
 	Store    *activities.Store
+	// Operations queues and follows component operations for the app-level operations; nil serves
+	// one over the worker's own Temporal client.
+	Operations *activities.Operations
 }
 
 // Options tune a worker.
@@ -35,5 +38,9 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 	w.RegisterActivity(acts.Kube)
 	w.RegisterActivity(acts.Registry)
 	w.RegisterActivity(acts.Store)
+	if acts.Operations == nil {
+		acts.Operations = &activities.Operations{Client: c}
+	}
+	w.RegisterActivity(acts.Operations)
 	return w
 }

@@ -72,7 +72,7 @@ func (d *deployRun) apply(releaseID, image string, spec contract.ComponentSpec) 
 	var applied activities.ApplyResult
 	err := d.pr.run(StepApply, func() error {
 		return workflow.ExecuteActivity(d.short(), kubeActs.Apply, activities.ApplyInput{
-			Ref: d.in.Ref, ReleaseID: releaseID, Image: image, Spec: spec,
+			Ref: d.in.Ref, ReleaseID: releaseID, Image: image, Spec: spec, Dependencies: d.in.Dependencies,
 		}).Get(d.ctx, &applied)
 	})
 	d.pr.detail(StepApply, "deployment "+applied.Namespace+"/"+applied.Deployment)
@@ -126,7 +126,7 @@ func (d *deployRun) rollBack(prev activities.LatestReleaseResult, cause error) e
 	err := d.pr.run(StepRollBack, func() error {
 		var applied activities.ApplyResult
 		err := workflow.ExecuteActivity(back.short(), kubeActs.Apply, activities.ApplyInput{
-			Ref: d.in.Ref, ReleaseID: prev.ReleaseID, Image: prev.Image, Spec: prev.Spec,
+			Ref: d.in.Ref, ReleaseID: prev.ReleaseID, Image: prev.Image, Spec: prev.Spec, Dependencies: d.in.Dependencies,
 		}).Get(ctx, &applied)
 		if err != nil {
 			return err

@@ -20,6 +20,18 @@ var (
 			MaximumInterval:    30 * time.Second,
 		},
 	}
+	// followOperation fits following another operation to its end (AwaitOperation): it may wait in its
+	// component's queue behind others, so hours are allowed; heartbeats every second.
+	followOperation = workflow.ActivityOptions{
+		StartToCloseTimeout:    6 * time.Hour,
+		ScheduleToCloseTimeout: 7 * time.Hour,
+		HeartbeatTimeout:       20 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+		},
+	}
 	// longWait fits waiting for a rollout: heartbeats every few seconds, a worker that dies is noticed
 	// within HeartbeatTimeout and the wait resumes elsewhere from the last heartbeat.
 	longWait = workflow.ActivityOptions{

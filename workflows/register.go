@@ -20,6 +20,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Scale, workflowOptions(contract.WorkflowScale))
 	r.RegisterWorkflowWithOptions(Rollback, workflowOptions(contract.WorkflowRollback))
 	r.RegisterWorkflowWithOptions(ComponentQueue, workflowOptions(contract.WorkflowComponentQueue))
+	r.RegisterWorkflowWithOptions(AppOperation, workflowOptions(contract.WorkflowAppOperation))
 }
 
 func workflowOptions(name string) workflow.RegisterOptions {
