@@ -97,6 +97,10 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 		case <-ctx.Done():
 			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): %w",
 				in.Namespace, name, p.Available, p.Desired, ctx.Err())
+		case <-workerStopping(ctx):
+			// A retryable failure: another worker resumes the wait from the last heartbeat at once.
+			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): the worker is stopping",
+				in.Namespace, name, p.Available, p.Desired)
 		case <-tick.C:
 		}
 	}
@@ -261,4 +265,13 @@ func orDuration(v, def time.Duration) time.Duration {
 		return v
 	}
 	return def
+}
+
+// workerStopping is closed when the worker running the activity stops; nil (never ready) outside a
+// worker, as in unit tests that call activities directly.
+func workerStopping(ctx context.Context) <-chan struct{} {
+	if !activity.IsActivity(ctx) {
+		return nil
+	}
+	return activity.GetWorkerStopChannel(ctx)
 }

@@ -2,6 +2,8 @@
 package workers
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -23,6 +25,9 @@ type Activities struct {
 // Options tune a worker.
 type Options struct {
 	MaxConcurrentActivities int // default 100
+	// StopTimeout is how long Stop lets running activities end before it cancels them (a rollout wait
+	// ends at once, and another worker resumes it from its last heartbeat); 0 cancels them at once.
+	StopTimeout time.Duration
 }
 
 // NewOperations returns the worker of the operations task queue: the lifecycle workflows and the
@@ -33,6 +38,7 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 	}
 	w := worker.New(c, contract.TaskQueueOperations, worker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		WorkerStopTimeout:                  opts.StopTimeout,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts.Kube)

@@ -20,6 +20,8 @@ import (
 type temporalConfig struct {
 	Address   string
 	Namespace string
+	// Metrics receives the SDK's metrics; nil drops them. Set by the process, not by a flag.
+	Metrics client.MetricsHandler
 }
 
 func (t *temporalConfig) define(f *flags) {
@@ -40,9 +42,10 @@ func dialTemporal(ctx context.Context, t temporalConfig, logger *slog.Logger) (c
 	deadline := time.Now().Add(time.Minute)
 	for {
 		c, err := client.DialContext(ctx, client.Options{
-			HostPort:  t.Address,
-			Namespace: t.Namespace,
-			Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+			HostPort:       t.Address,
+			Namespace:      t.Namespace,
+			Logger:         sdklog.NewStructuredLogger(logger.With("component", "temporal-sdk")),
+			MetricsHandler: t.Metrics,
 		})
 		if err == nil {
 			return c, nil

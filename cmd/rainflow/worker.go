@@ -4,6 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rainflow/rainflow/activities"
 	"github.com/rainflow/rainflow/store"
@@ -16,6 +25,7 @@ type workerConfig struct {
 	DB               store.Config
 	InsecureRegistry []string
 	MaxActivities    int
+	StopTimeout      time.Duration
 	AdminListen      string
 }
 
@@ -25,7 +35,10 @@ func (c *workerConfig) define(f *flags) {
 	defineDB(f, &c.DB)
 	f.list(&c.InsecureRegistry, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
 	f.integer(&c.MaxActivities, "max-activities", "", 100, "activities run at once")
-	f.str(&c.AdminListen, "admin-listen", "", "127.0.0.1:7483", "address of /healthz (200 once polling) and /metrics; empty for none")
+	f.duration(&c.StopTimeout, "stop-timeout", "", 20*time.Second,
+		"on SIGTERM, how long running activities may take to end before they are canceled (a rollout wait hands over at once)")
+	f.str(&c.AdminListen, "admin-listen", "", "127.0.0.1:7483",
+		"address of /healthz (200 while polling) and /metrics (the Temporal SDK's and the process's); a second worker on the same machine needs another address, or empty for none")
 }
 
 func (c workerConfig) Validate() error {
@@ -54,6 +67,11 @@ func runWorker(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Temporal.Metrics, err = workers.NewMetricsHandler(reg); err != nil {
+		return fmt.Errorf("register temporal metrics: %w", err)
+	}
 	st, tc, closeAll, err := openStoreAndTemporal(ctx, cfg.DB, cfg.Temporal, logger)
 	if err != nil {
 		return err
@@ -64,20 +82,82 @@ func runWorker(ctx context.Context, args []string) error {
 		Kube:     &activities.Kube{Client: kube},
 		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
 		Store:    &activities.Store{Releases: st},
-	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities})
+	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities, StopTimeout: cfg.StopTimeout})
 	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	defer w.Stop()
+	var admin *workerAdmin
 	if cfg.AdminListen != "" {
-		if err := serveAdmin(ctx, cfg.AdminListen, logger); err != nil {
+		if admin, err = startWorkerAdmin(cfg.AdminListen, reg, logger); err != nil {
+			w.Stop()
 			return err
 		}
+		defer admin.close()
 	}
 	<-ctx.Done()
+
+	// Stop polling, then let the tasks in hand end; /healthz says so, /metrics still answers.
 	logger.Info("worker stopping")
+	admin.setStopping()
+	t0 := time.Now()
+	w.Stop()
+	// Activities the stop cancelled report their failure a moment later, through the client; closing
+	// it at once would lose those reports, and Temporal would retry the activities elsewhere only
+	// after their heartbeat or start-to-close timeout instead of at once.
+	time.Sleep(reportGrace)
+	logger.Info("worker stopped", "took", time.Since(t0).Round(time.Millisecond))
 	return nil
+}
+
+// reportGrace is how long a stopped worker keeps its client open for the reports of the activities
+// the stop cancelled.
+const reportGrace = time.Second
+
+// workerAdmin serves the worker's /healthz and /metrics.
+type workerAdmin struct {
+	srv      *http.Server
+	stopping atomic.Bool
+	logger   *slog.Logger
+}
+
+func startWorkerAdmin(addr string, metrics prometheus.Gatherer, logger *slog.Logger) (*workerAdmin, error) {
+	a := &workerAdmin{logger: logger}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if a.stopping.Load() {
+			http.Error(w, "stopping", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (a second worker on this machine needs another --admin-listen, or empty): %w", addr, err)
+	}
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin server", "err", err)
+		}
+	}()
+	return a, nil
+}
+
+// setStopping makes /healthz answer 503; a nil admin does nothing.
+func (a *workerAdmin) setStopping() {
+	if a != nil {
+		a.stopping.Store(true)
+	}
+}
+
+func (a *workerAdmin) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.logger.Warn("stop admin server", "err", err)
+	}
 }
 
 // defineDB defines the metadata database flags shared by the api and the worker.
