@@ -138,24 +138,3 @@ func (s *Server) putComponent(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, newComponentView(t, a, updated))
 	return nil
 }
-
-// deleteComponent deletes the component's record and its releases; an If-Match, when sent, must match.
-func (s *Server) deleteComponent(w http.ResponseWriter, r *http.Request) error {
-	t, a, c, err := s.componentOf(r)
-	if err != nil {
-		return err
-	}
-	if ifMatch := r.Header.Get("If-Match"); ifMatch != "" && !ifMatches(ifMatch, etagOf(c.Version)) {
-		return preconditionFailed(fmt.Sprintf("component %q", c.Name), ifMatch, etagOf(c.Version))
-	}
-	if err := s.store.DeleteComponent(r.Context(), c.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound("component %q not found in app %q of tenant %q", c.Name, a.Name, t.Name)
-		}
-		return err
-	}
-	s.logger.InfoContext(r.Context(), "deleted component", "tenant", t.Name, "app", a.Name,
-		"component", c.Name, "component_id", c.ID, "request_id", RequestIDFrom(r.Context()))
-	w.WriteHeader(http.StatusNoContent)
-	return nil
-}

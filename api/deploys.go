@@ -41,9 +41,14 @@ func (req *deployRequest) timeout() int32 {
 // known to be in the registry; startOperation does the rest.
 func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 	var req deployRequest
+	return s.startOperation(w, r, s.deployKind(&req))
+}
+
+// deployKind answers how a deploy with the request's options starts (its body decodes into req).
+func (s *Server) deployKind(req *deployRequest) operationKind {
 	var deps []contract.Dependency
-	return s.startOperation(w, r, operationKind{
-		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: &req, validate: req.validate,
+	return operationKind{
+		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: req, validate: req.validate,
 		check: func(ctx context.Context, c store.Component) error {
 			var err error
 			if deps, err = s.dependenciesOf(ctx, c, c.Spec); err != nil {
@@ -57,7 +62,7 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 				NoRollback: req.NoRollback, RolloutTimeoutSeconds: req.timeout(), Dependencies: deps,
 			}
 		},
-	})
+	}
 }
 
 // dependenciesOf answers the components the spec depends on with their ports, read from the store,

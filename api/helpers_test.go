@@ -43,6 +43,7 @@ type fakeWorkflows struct {
 	pending  bool
 	canceled []string
 	runs     int
+	apps     []contract.AppOperationInput // every app operation started
 }
 
 type fakeQueue struct {
@@ -182,6 +183,20 @@ func (f *fakeWorkflows) Cancel(_ context.Context, workflowID, runID string) erro
 	defer f.mu.Unlock()
 	f.canceled = append(f.canceled, workflowID+"/"+runID)
 	return nil
+}
+
+func (f *fakeWorkflows) StartApp(_ context.Context, in contract.AppOperationInput) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return "", f.startErr
+	}
+	f.apps = append(f.apps, in)
+	f.runs++
+	runID := fmt.Sprintf("run-%d", f.runs)
+	wid := contract.AppOperationWorkflowID(in.Kind, in.Tenant, in.App, in.OperationID)
+	f.statuses[wid] = api.OperationStatus{State: api.StateRunning, RunID: runID, OperationID: in.OperationID}
+	return runID, nil
 }
 
 // finish ends the component's running operation with the state and runs the next waiting one.

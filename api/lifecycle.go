@@ -10,12 +10,17 @@ import (
 	"github.com/rainflow/rainflow/store"
 )
 
-// The lifecycle operations of a deployed component: start, stop, restart and scale. Each is a
-// workflow under the component's workflow id, started by startOperation exactly as a deploy is.
+// The lifecycle operations of a deployed component: start, stop, restart and scale. Each goes through
+// the component's queue, started by startOperation exactly as a deploy is. The *Kind functions answer
+// how an operation is started; app-level operations use them for each component.
 
 // createStart starts a Start operation: the workload goes back to the replicas of the stored spec.
 func (s *Server) createStart(w http.ResponseWriter, r *http.Request) error {
-	return s.startOperation(w, r, operationKind{
+	return s.startOperation(w, r, startKind())
+}
+
+func startKind() operationKind {
+	return operationKind{
 		kind: contract.OperationStart, workflow: contract.WorkflowStart,
 		check: func(_ context.Context, c store.Component) error {
 			if c.Spec.Replicas < 1 {
@@ -30,27 +35,35 @@ func (s *Server) createStart(w http.ResponseWriter, r *http.Request) error {
 			return contract.StartInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID,
 				Replicas: o.Component.Spec.Replicas, RequestedBy: o.RequestedBy}
 		},
-	})
+	}
 }
 
 // createStop starts a Stop operation: the workload goes to zero replicas, every other object stays.
 func (s *Server) createStop(w http.ResponseWriter, r *http.Request) error {
-	return s.startOperation(w, r, operationKind{
+	return s.startOperation(w, r, stopKind())
+}
+
+func stopKind() operationKind {
+	return operationKind{
 		kind: contract.OperationStop, workflow: contract.WorkflowStop,
 		input: func(o startingOperation) any {
 			return contract.StopInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, RequestedBy: o.RequestedBy}
 		},
-	})
+	}
 }
 
 // createRestart starts a Restart operation: a rolling replacement of every pod, without downtime.
 func (s *Server) createRestart(w http.ResponseWriter, r *http.Request) error {
-	return s.startOperation(w, r, operationKind{
+	return s.startOperation(w, r, restartKind())
+}
+
+func restartKind() operationKind {
+	return operationKind{
 		kind: contract.OperationRestart, workflow: contract.WorkflowRestart,
 		input: func(o startingOperation) any {
 			return contract.RestartInput{OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, RequestedBy: o.RequestedBy}
 		},
-	})
+	}
 }
 
 // scaleRequest is the body of POST .../scale.

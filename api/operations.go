@@ -59,13 +59,13 @@ type located struct {
 
 // locate finds the operation: in Temporal (its own workflow's run), else in its component's queue.
 func (s *Server) locate(ctx context.Context, op store.Operation, n names) (located, error) {
+	queued := isQueued(op)
 	switch {
-	case op.RunID == "":
-		return located{state: statePending, note: "the operation is being put into its component's queue"}, nil
 	case op.CanceledAt != nil:
 		return located{state: StateCanceled, note: "canceled while it waited in its component's queue: it never ran"}, nil
+	case op.RunID == "" && !queued:
+		return located{state: statePending, note: "its workflow is being started"}, nil
 	}
-	queued := isQueued(op)
 	runID := op.RunID
 	if queued {
 		runID = "" // op.RunID is the queue's run; the operation's own workflow has one run
@@ -107,6 +107,12 @@ func (s *Server) locate(ctx context.Context, op store.Operation, n names) (locat
 	// Not waiting: it may have started since it was looked for.
 	if l, found, err := describe(); found || err != nil {
 		return l, err
+	}
+	if op.RunID == "" {
+		// Recorded, never queued: its request is being queued, or it is a component's part of an app
+		// operation, which queues it once the operations it waits for succeeded (or skips it).
+		return located{state: statePending, note: "not queued yet: its request is being queued, or its app operation " +
+			"queues it once the operations it waits for succeeded (and skips it if one failed)"}, nil
 	}
 	gone.note = fmt.Sprintf("neither its workflow %s nor its component's queue is known to Temporal: it ended longer ago than the namespace's retention period, or its queue was terminated before it ran", op.WorkflowID)
 	return gone, nil
@@ -280,5 +286,21 @@ func (s *Server) operationNames(ctx context.Context, t store.Tenant, op store.Op
 			n.component = c.Name
 		}
 	}
+	if n.component == "" && isQueued(op) {
+		// Its component was deleted: the operation's workflow id still names it.
+		if app, component, ok := namesOfWorkflowID(op); ok && (n.app == "" || n.app == app) {
+			n.app, n.component, n.gone = app, component, true
+		}
+	}
 	return n
+}
+
+// namesOfWorkflowID answers the app and component an operation's own workflow id names
+// (contract.OperationWorkflowID: <kind>/<tenant>/<app>/<component>/<operation id>).
+func namesOfWorkflowID(op store.Operation) (app, component string, ok bool) {
+	parts := strings.Split(op.WorkflowID, "/")
+	if len(parts) != 5 || parts[0] != string(op.Kind) || parts[4] != op.ID || parts[2] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	return parts[2], parts[3], true
 }

@@ -38,13 +38,17 @@ func (s *Server) routes() http.Handler {
 		r.Get("/v1/tenants/{tenant}/apps", s.handle(s.listApps))
 		r.Get("/v1/tenants/{tenant}/apps/{app}", s.handle(s.getApp))
 		r.Delete("/v1/tenants/{tenant}/apps/{app}", s.handle(s.deleteApp))
+		r.Post("/v1/tenants/{tenant}/apps/{app}/deploys", s.handle(s.createAppDeploy))
+		r.Post("/v1/tenants/{tenant}/apps/{app}/start", s.handle(s.createAppStart))
+		r.Post("/v1/tenants/{tenant}/apps/{app}/stop", s.handle(s.createAppStop))
+		r.Post("/v1/tenants/{tenant}/apps/{app}/restart", s.handle(s.createAppRestart))
 
 		const component = "/v1/tenants/{tenant}/apps/{app}/components/{component}"
 		r.Post("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.createComponent))
 		r.Get("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.listComponents))
 		r.Get(component, s.handle(s.getComponent))
 		r.Put(component, s.handle(s.putComponent))
-		r.Delete(component, s.handle(s.deleteComponent))
+		r.Delete(component, s.handle(s.createDelete))
 		r.Post(component+"/deploys", s.handle(s.createDeploy))
 		r.Post(component+"/rollbacks", s.handle(s.createRollback))
 		r.Post(component+"/start", s.handle(s.createStart))

@@ -61,6 +61,36 @@ func (t *TemporalWorkflows) Enqueue(ctx context.Context, w WorkflowStart) (Enque
 	return Enqueued{EnqueueResult: res, QueueRunID: runID}, nil
 }
 
+// StartApp starts the app-level operation's workflow under its own id, with the operation in its
+// memo and search attributes (without a component: it acts on all of them).
+func (t *TemporalWorkflows) StartApp(ctx context.Context, in contract.AppOperationInput) (string, error) {
+	kind := contract.AppOperationKind(in.Kind)
+	id := contract.AppOperationWorkflowID(in.Kind, in.Tenant, in.App, in.OperationID)
+	run, err := t.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                contract.TaskQueueOperations,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo: map[string]any{contract.MemoOperationID: in.OperationID, contract.MemoKind: string(kind),
+			contract.MemoRequestedBy: in.RequestedBy},
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(in.Tenant),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(in.App),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeOperation).ValueSet(string(kind)),
+			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeInitiator).ValueSet(opqueue.Initiator(in.RequestedBy)),
+		),
+		StaticSummary: fmt.Sprintf("%s %s/%s: %d components (operation %s, by %s)", kind, in.Tenant, in.App,
+			len(in.Components), in.OperationID, opqueue.Initiator(in.RequestedBy)),
+	}, contract.WorkflowAppOperation, in)
+	if err != nil {
+		return "", fmt.Errorf("start workflow %s: %w", id, err)
+	}
+	t.logger.InfoContext(ctx, "started app workflow", "workflow_id", id, "run_id", run.GetRunID(),
+		"operation_id", in.OperationID, "kind", kind, "tenant", in.Tenant, "app", in.App)
+	return run.GetRunID(), nil
+}
+
 // Queue answers the component's queue.
 func (t *TemporalWorkflows) Queue(ctx context.Context, ref contract.ComponentRef) (contract.QueueState, error) {
 	qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)

@@ -142,7 +142,8 @@ func TestDeleteTenant(t *testing.T) {
 	p := problemOf(t, e.do(request{method: "DELETE", path: "/v1/tenants/acme"}), 409)
 	require.Contains(t, p.Detail, `tenant "acme" still has apps`)
 
-	e.ok(http.StatusNoContent, request{method: "DELETE", path: webPath})
+	e.ok(http.StatusAccepted, request{method: "DELETE", path: webPath})
+	e.forgetDeleted()
 	e.ok(http.StatusNoContent, request{method: "DELETE", path: "/v1/tenants/acme/apps/shop"})
 	e.ok(http.StatusNoContent, request{method: "DELETE", path: "/v1/tenants/acme"})
 	p = problemOf(t, e.do(request{method: "DELETE", path: "/v1/tenants/acme"}), 404)

@@ -109,8 +109,12 @@ type operationView struct {
 	Links map[string]string `json:"links"`
 }
 
-// names are an operation's tenant, app and component names ("" for a deleted app or component).
-type names struct{ tenant, app, component string }
+// names are an operation's tenant, app and component names; gone when its component was deleted
+// (the names then come from its workflow id, and the view links to no component).
+type names struct {
+	tenant, app, component string
+	gone                   bool
+}
 
 func newOperationView(n names, op store.Operation, temporalUI string) operationView {
 	self := operationPath(n.tenant, op.ID)
@@ -120,7 +124,7 @@ func newOperationView(n names, op store.Operation, temporalUI string) operationV
 		IdempotencyKey: op.IdempotencyKey, CreatedAt: op.CreatedAt,
 		Links: map[string]string{"self": self, "cancel": self + "/cancel"},
 	}
-	if n.app != "" && n.component != "" {
+	if n.app != "" && n.component != "" && !n.gone {
 		v.Links["component"] = componentPath(n.tenant, n.app, n.component)
 	}
 	if temporalUI != "" {

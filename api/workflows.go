@@ -29,6 +29,8 @@ type Workflows interface {
 	Dequeue(ctx context.Context, ref contract.ComponentRef, operationID string) (contract.DequeueResult, error)
 	// Cancel asks the run to cancel; the workflow compensates and ends as canceled.
 	Cancel(ctx context.Context, workflowID, runID string) error
+	// StartApp starts an app-level operation's workflow and answers its run id.
+	StartApp(ctx context.Context, in contract.AppOperationInput) (runID string, err error)
 }
 
 // WorkflowStart is one operation to run.

@@ -1,11 +1,18 @@
 package tests
 
 import (
+	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 // TestQueuedOperationsAndCancel: operations on one component run one at a time through its queue.
@@ -75,9 +82,27 @@ func TestQueuedOperationsAndCancel(t *testing.T) {
 	require.Equal(t, "canceled", op.State, "the restart canceled while it waited never ran")
 	require.Empty(t, op.Steps)
 
+	if dir := os.Getenv("RAINFLOW_RECORD_HISTORY_DIR"); dir != "" {
+		recordClosed(t, ctx, contract.ComponentWorkflowID(contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}),
+			filepath.Join(dir, "queue.json"))
+	}
+
 	// the component takes new operations at once
 	var next accepted
 	api.must(t, http.StatusAccepted, "POST", web+"/stop", nil, &next)
 	require.Equal(t, "running", next.State)
 	require.Equal(t, "succeeded", waitOperation(t, api, tenant, next.OperationID, time.Minute).State)
+}
+
+// recordClosed waits until the latest run of the workflow closed and records its history to path.
+func recordClosed(t *testing.T, ctx context.Context, workflowID, path string) {
+	t.Helper()
+	tc, err := client.DialContext(ctx, client.Options{HostPort: stack.TemporalAddr, Namespace: stack.Namespace})
+	require.NoError(t, err)
+	defer tc.Close()
+	require.Eventually(t, func() bool {
+		resp, err := tc.DescribeWorkflowExecution(ctx, workflowID, "")
+		return err == nil && resp.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	}, time.Minute, 200*time.Millisecond, "workflow %s still running", workflowID)
+	recordHistory(t, ctx, tc, workflowID, "", path)
 }

@@ -19,6 +19,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Restart, workflowOptions(contract.WorkflowRestart))
 	r.RegisterWorkflowWithOptions(Scale, workflowOptions(contract.WorkflowScale))
 	r.RegisterWorkflowWithOptions(Rollback, workflowOptions(contract.WorkflowRollback))
+	r.RegisterWorkflowWithOptions(Delete, workflowOptions(contract.WorkflowDelete))
 	r.RegisterWorkflowWithOptions(ComponentQueue, workflowOptions(contract.WorkflowComponentQueue))
 	r.RegisterWorkflowWithOptions(AppOperation, workflowOptions(contract.WorkflowAppOperation))
 }
