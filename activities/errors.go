@@ -18,6 +18,8 @@ const (
 	// ErrTypeWorkloadNotFound: the component has no workload to start, stop, restart or scale (it was
 	// never deployed, or it was deleted).
 	ErrTypeWorkloadNotFound = "WorkloadNotFound"
+	// ErrTypeComponentDeleted: the component's record is gone (a deploy queued behind its delete).
+	ErrTypeComponentDeleted = "ComponentDeleted"
 )
 
 // permanent wraps err as a non-retryable application error of the given type.

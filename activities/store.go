@@ -65,8 +65,26 @@ type LatestReleaseResult struct {
 	Spec      contract.ComponentSpec `json:"spec"`
 }
 
-// LatestRelease reads the release that runs now: an upgrade that fails goes back to it.
+// componentReader reads a component's record; *store.Store is one. LatestRelease uses it, when the
+// store has it, to refuse a deploy of a component deleted meanwhile.
+type componentReader interface {
+	GetComponentByID(ctx context.Context, id string) (store.Component, error)
+}
+
+// LatestRelease reads the release that runs now: an upgrade that fails goes back to it. A component
+// whose record is gone (deleted by an operation that ran before this one in its queue) fails for good
+// here, before anything is applied.
 func (s *Store) LatestRelease(ctx context.Context, in LatestReleaseInput) (LatestReleaseResult, error) {
+	if r, ok := s.Releases.(componentReader); ok {
+		_, err := r.GetComponentByID(ctx, in.ComponentID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return LatestReleaseResult{}, permanent(ErrTypeComponentDeleted,
+				fmt.Errorf("component %s was deleted: there is nothing to deploy", in.ComponentID))
+		case err != nil:
+			return LatestReleaseResult{}, fmt.Errorf("read component %s: %w", in.ComponentID, err)
+		}
+	}
 	rels, _, err := s.Releases.ListReleases(ctx, in.ComponentID, store.Page{Limit: 1})
 	if err != nil {
 		err = fmt.Errorf("read latest release of component %s: %w", in.ComponentID, err)

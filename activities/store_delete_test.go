@@ -47,6 +47,14 @@ func TestForgetComponent(t *testing.T) {
 	res, err = s.ForgetComponent(ctx, ForgetComponentInput{ComponentID: c.ID})
 	require.NoError(t, err, "a record already gone is success")
 	require.False(t, res.Forgotten)
+
+	// a deploy queued behind the delete fails for good before it applies anything
+	_, err = s.LatestRelease(ctx, LatestReleaseInput{ComponentID: c.ID})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	require.Equal(t, ErrTypeComponentDeleted, appErr.Type())
+	require.True(t, appErr.NonRetryable())
+	require.Contains(t, appErr.Message(), "was deleted: there is nothing to deploy")
 }
 
 // failingForgetter is a store whose DeleteComponent answers err.
