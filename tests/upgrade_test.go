@@ -98,6 +98,14 @@ func TestUpgradeRollsBackAndRollback(t *testing.T) {
 	require.Contains(t, op.Error, "went back to release "+first.OperationID)
 	requireServing(t, kube, tenant, v1, "1", "v1\n")
 
+	// an upgrade to an image tag the registry does not have is refused before anything changes (and one
+	// whose image vanishes after the request fails at "resolve image": TestImageVanishesBeforeDeploy)
+	missing := webSpec(stack.RegistryAddr + "/upgrade/web:v404")
+	putSpec(t, api, comp, missing)
+	p := problemOf(t, api.do(t, "POST", comp+"/deploys", nil), http.StatusUnprocessableEntity)
+	require.Contains(t, p.Detail, "not found in registry")
+	requireServing(t, kube, tenant, v1, "1", "v1\n")
+
 	// a good upgrade to v2 with another env and one more port
 	good := webSpec(stack.RegistryAddr + "/upgrade/web:v2")
 	good.Env = []contract.EnvVar{{Name: "V", Value: "2"}}
@@ -122,6 +130,6 @@ func TestUpgradeRollsBackAndRollback(t *testing.T) {
 	require.Equal(t, []contract.EnvVar{{Name: "V", Value: "1"}}, c.Spec.Env, "the component's spec is the release's again")
 
 	// a release of another component is not a rollback target
-	p := problemOf(t, api.do(t, "POST", comp+"/rollbacks", map[string]any{"releaseId": "no-such-release"}), http.StatusNotFound)
+	p = problemOf(t, api.do(t, "POST", comp+"/rollbacks", map[string]any{"releaseId": "no-such-release"}), http.StatusNotFound)
 	require.Contains(t, p.Detail, "no-such-release")
 }
