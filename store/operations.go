@@ -83,13 +83,21 @@ func (s *Store) SetOperationRunID(ctx context.Context, id, runID string) error {
 	}
 	if res.RowsAffected == 0 {
 		// MySQL counts changed rows only: setting the same run id again is not "not found".
-		var n int64
-		if err := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
-			return fmt.Errorf("set operation %s run id: %w", id, translate(err))
-		}
-		if n == 0 {
-			return fmt.Errorf("set operation %s run id: %w", id, ErrNotFound)
-		}
+		return s.operationExists(ctx, id, "set operation %s run id")
+	}
+	return nil
+}
+
+// operationExists answers nil when the operation exists, else ErrNotFound (or the database's error),
+// wrapped in the message what (with the id in its %s): an update that changed no row may have found
+// the row already as it wanted it.
+func (s *Store) operationExists(ctx context.Context, id, what string) error {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return fmt.Errorf(what+": %w", id, translate(err))
+	}
+	if n == 0 {
+		return fmt.Errorf(what+": %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -113,14 +121,8 @@ func (s *Store) SetOperationCanceled(ctx context.Context, id string) error {
 	if res.Error != nil {
 		return fmt.Errorf("set operation %s canceled: %w", id, translate(res.Error))
 	}
-	if res.RowsAffected == 0 {
-		var n int64
-		if err := s.db.WithContext(ctx).Model(&operationRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
-			return fmt.Errorf("set operation %s canceled: %w", id, translate(err))
-		}
-		if n == 0 {
-			return fmt.Errorf("set operation %s canceled: %w", id, ErrNotFound)
-		}
+	if res.RowsAffected == 0 { // canceled already (the first time stays), or no such operation
+		return s.operationExists(ctx, id, "set operation %s canceled")
 	}
 	return nil
 }
