@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w \
 KUBE_BINS  := kube-apiserver kube-controller-manager kube-scheduler kubelet
 TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry $(KUBE_BINS))
 
-.PHONY: build tools deps run test test-unit test-integration vet fmt bench clean-state
+.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state
 
 ## build: the rainflow binary
 build: $(BIN)/rainflow
@@ -77,7 +77,24 @@ test-integration:
 
 ## bench: benchmarks (not part of make test)
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /tests)
+
+## bench-deploy: the deploy benchmarks on the real stack, holding the stack lock like test-integration:
+## no-op deploys side by side with a bare three-activity workflow, then 1,000 deploys on kwok fake nodes
+bench-deploy: bench-orchestration bench-kwok
+
+# BENCH_DEPLOY_N is how many workflows each side of bench-orchestration runs
+BENCH_DEPLOY_N ?= 200
+bench-orchestration: deps tools
+	@mkdir -p $(STATE)
+	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkOrchestration$$' \
+	  -benchtime=$(BENCH_DEPLOY_N)x -count=1 -timeout 30m 2>&1 | tee $(STATE)/bench-orchestration.log
+
+# one round of 1,000 deploys (about 8 minutes on the 2-core machine); a round is bounded at 15 minutes
+bench-kwok: deps tools
+	@mkdir -p $(STATE)
+	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkDeployThousandKwok$$' \
+	  -benchtime=1x -count=1 -timeout 40m 2>&1 | tee $(STATE)/bench-kwok.log
 
 ## clean-state: stop what a crashed run left, remove the local stack's data and the pod bridge (keeps the built tools)
 clean-state: build

@@ -30,6 +30,9 @@ type Options struct {
 	StopTimeout time.Duration
 }
 
+// taskPollers is how many long polls a worker keeps open per task type.
+const taskPollers = 8
+
 // NewOperations returns the worker of the operations task queue: the lifecycle workflows and the
 // Kubernetes, registry and store activities they call.
 func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker {
@@ -39,6 +42,10 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 	w := worker.New(c, contract.TaskQueueOperations, worker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 		WorkerStopTimeout:                  opts.StopTimeout,
+		// The SDK's default of 2 pollers left a deploy's workflow tasks waiting most of its time
+		// (BenchmarkOrchestration: 2.7 s of 3.9 s); 8 took the wait to about 50 ms.
+		MaxConcurrentWorkflowTaskPollers: taskPollers,
+		MaxConcurrentActivityTaskPollers: taskPollers,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts.Kube)
