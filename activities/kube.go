@@ -8,9 +8,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -30,27 +28,11 @@ type Kube struct {
 	StuckAfter time.Duration
 }
 
-// Objects of a tenant's namespace.
-const (
-	LimitRangeName    = "rainflow-defaults"
-	ResourceQuotaName = "rainflow-quota"
-)
-
-// Requests and limits a container gets from its namespace's LimitRange when it sets none. The
-// requests are small, so that a small node still runs dozens of idle components (the scheduler counts
-// requests, not use); the limits keep one runaway container from starving its node.
-const (
-	DefaultCPURequest    = "25m"
-	DefaultMemoryRequest = "64Mi"
-	DefaultCPULimit      = "1"
-	DefaultMemoryLimit   = "512Mi"
-)
-
 // EnsureNamespaceInput names a tenant, and what its namespace allows.
 type EnsureNamespaceInput struct {
 	Tenant string `json:"tenant"`
 	// ContainerDefaults are the requests and limits of a container that sets none (the namespace's
-	// LimitRange); an empty field takes its Default* constant.
+	// LimitRange); an empty field takes its render.Default* constant.
 	ContainerDefaults contract.Resources `json:"containerDefaults,omitzero"`
 	// Quota, when set, bounds what the namespace uses in total (a ResourceQuota). When nil, a quota
 	// applied before is left as it is: a deploy ensures the namespace without knowing the quota.
@@ -72,82 +54,24 @@ func (k *Kube) EnsureNamespace(ctx context.Context, in EnsureNamespaceInput) (En
 		return EnsureNamespaceResult{}, permanent(ErrTypeInvalidSpec, fmt.Errorf("ensure namespace: no tenant"))
 	}
 	labels := map[string]string{contract.LabelTenant: in.Tenant, "app.kubernetes.io/managed-by": "rainflow"}
-	limits, quota, err := tenantObjects(ns, labels, in)
+	limits, quota, err := render.TenantObjects(ns, labels, in.ContainerDefaults, in.Quota)
 	if err != nil {
 		return EnsureNamespaceResult{}, permanent(ErrTypeInvalidSpec, fmt.Errorf("ensure namespace %s: %w", ns, err))
 	}
 	if _, err := k.Client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns).WithLabels(labels), applyOptions()); err != nil {
 		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply namespace %s: %w", ns, err))
 	}
-	out := EnsureNamespaceResult{Namespace: ns, LimitRange: LimitRangeName}
+	out := EnsureNamespaceResult{Namespace: ns, LimitRange: render.LimitRangeName}
 	if _, err := k.Client.CoreV1().LimitRanges(ns).Apply(ctx, limits, applyOptions()); err != nil {
-		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply limitrange %s/%s: %w", ns, LimitRangeName, err))
+		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply limitrange %s/%s: %w", ns, render.LimitRangeName, err))
 	}
 	if quota != nil {
 		if _, err := k.Client.CoreV1().ResourceQuotas(ns).Apply(ctx, quota, applyOptions()); err != nil {
-			return EnsureNamespaceResult{}, classify(fmt.Errorf("apply resourcequota %s/%s: %w", ns, ResourceQuotaName, err))
+			return EnsureNamespaceResult{}, classify(fmt.Errorf("apply resourcequota %s/%s: %w", ns, render.ResourceQuotaName, err))
 		}
-		out.ResourceQuota = ResourceQuotaName
+		out.ResourceQuota = render.ResourceQuotaName
 	}
 	return out, nil
-}
-
-// tenantObjects renders the namespace's LimitRange and ResourceQuota (nil without a quota).
-func tenantObjects(ns string, labels map[string]string, in EnsureNamespaceInput) (*corev1ac.LimitRangeApplyConfiguration, *corev1ac.ResourceQuotaApplyConfiguration, error) {
-	d := in.ContainerDefaults
-	requests, err := resourceList(map[corev1.ResourceName]string{
-		corev1.ResourceCPU: or(d.CPURequest, DefaultCPURequest), corev1.ResourceMemory: or(d.MemoryRequest, DefaultMemoryRequest)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("container defaults: %w", err)
-	}
-	limits, err := resourceList(map[corev1.ResourceName]string{
-		corev1.ResourceCPU: or(d.CPULimit, DefaultCPULimit), corev1.ResourceMemory: or(d.MemoryLimit, DefaultMemoryLimit)})
-	if err != nil {
-		return nil, nil, fmt.Errorf("container defaults: %w", err)
-	}
-	lr := corev1ac.LimitRange(LimitRangeName, ns).WithLabels(labels).WithSpec(corev1ac.LimitRangeSpec().
-		WithLimits(corev1ac.LimitRangeItem().WithType(corev1.LimitTypeContainer).WithDefaultRequest(requests).WithDefault(limits)))
-	q := in.Quota
-	if q == nil {
-		return lr, nil, nil
-	}
-	hard, err := resourceList(map[corev1.ResourceName]string{
-		corev1.ResourceRequestsCPU: q.CPURequests, corev1.ResourceLimitsCPU: q.CPULimits,
-		corev1.ResourceRequestsMemory: q.MemoryRequests, corev1.ResourceLimitsMemory: q.MemoryLimits,
-		corev1.ResourceRequestsStorage: q.Storage,
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("quota: %w", err)
-	}
-	if q.Pods > 0 {
-		hard[corev1.ResourcePods] = *resource.NewQuantity(int64(q.Pods), resource.DecimalSI)
-	}
-	if q.Volumes > 0 {
-		hard[corev1.ResourcePersistentVolumeClaims] = *resource.NewQuantity(int64(q.Volumes), resource.DecimalSI)
-	}
-	return lr, corev1ac.ResourceQuota(ResourceQuotaName, ns).WithLabels(labels).WithSpec(corev1ac.ResourceQuotaSpec().WithHard(hard)), nil
-}
-
-func resourceList(in map[corev1.ResourceName]string) (corev1.ResourceList, error) {
-	out := corev1.ResourceList{}
-	for name, v := range in {
-		if v == "" {
-			continue
-		}
-		q, err := resource.ParseQuantity(v)
-		if err != nil || q.Sign() < 0 {
-			return nil, fmt.Errorf("%s %q is not a quantity", name, v)
-		}
-		out[name] = q
-	}
-	return out, nil
-}
-
-func or(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 // ApplyInput is one release to apply.

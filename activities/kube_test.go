@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/rainflow/rainflow/activities/render"
 	"github.com/rainflow/rainflow/contract"
 )
 
@@ -328,20 +329,20 @@ func TestEnsureNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != (EnsureNamespaceResult{Namespace: "acme", LimitRange: LimitRangeName}) {
+	if got != (EnsureNamespaceResult{Namespace: "acme", LimitRange: render.LimitRangeName}) {
 		t.Fatalf("result %+v", got)
 	}
-	lr, err := cs.CoreV1().LimitRanges("acme").Get(ctx, LimitRangeName, metav1.GetOptions{})
+	lr, err := cs.CoreV1().LimitRanges("acme").Get(ctx, render.LimitRangeName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	item := lr.Spec.Limits[0]
-	if item.Type != corev1.LimitTypeContainer || item.DefaultRequest.Cpu().String() != DefaultCPURequest ||
-		item.DefaultRequest.Memory().String() != DefaultMemoryRequest || item.Default.Cpu().String() != DefaultCPULimit ||
-		item.Default.Memory().String() != DefaultMemoryLimit {
+	if item.Type != corev1.LimitTypeContainer || item.DefaultRequest.Cpu().String() != render.DefaultCPURequest ||
+		item.DefaultRequest.Memory().String() != render.DefaultMemoryRequest || item.Default.Cpu().String() != render.DefaultCPULimit ||
+		item.Default.Memory().String() != render.DefaultMemoryLimit {
 		t.Fatalf("limit range %+v", item)
 	}
-	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, render.ResourceQuotaName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("a quota without asking (err %v)", err)
 	}
 
@@ -351,10 +352,10 @@ func TestEnsureNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ResourceQuota != ResourceQuotaName {
+	if got.ResourceQuota != render.ResourceQuotaName {
 		t.Fatalf("result %+v", got)
 	}
-	q, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{})
+	q, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, render.ResourceQuotaName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +365,8 @@ func TestEnsureNamespace(t *testing.T) {
 		hard.Name(corev1.ResourcePersistentVolumeClaims, "").String() != "5" {
 		t.Fatalf("quota %v", hard)
 	}
-	lr, _ = cs.CoreV1().LimitRanges("acme").Get(ctx, LimitRangeName, metav1.GetOptions{})
-	if lr.Spec.Limits[0].Default.Memory().String() != "1Gi" || lr.Spec.Limits[0].Default.Cpu().String() != DefaultCPULimit {
+	lr, _ = cs.CoreV1().LimitRanges("acme").Get(ctx, render.LimitRangeName, metav1.GetOptions{})
+	if lr.Spec.Limits[0].Default.Memory().String() != "1Gi" || lr.Spec.Limits[0].Default.Cpu().String() != render.DefaultCPULimit {
 		t.Fatalf("limit range %+v", lr.Spec.Limits[0])
 	}
 
@@ -373,7 +374,7 @@ func TestEnsureNamespace(t *testing.T) {
 	if _, err := k.EnsureNamespace(ctx, EnsureNamespaceInput{Tenant: "acme"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, ResourceQuotaName, metav1.GetOptions{}); err != nil {
+	if _, err := cs.CoreV1().ResourceQuotas("acme").Get(ctx, render.ResourceQuotaName, metav1.GetOptions{}); err != nil {
 		t.Fatalf("the quota went: %v", err)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -144,9 +145,7 @@ func (s *Server) startAppOperation(w http.ResponseWriter, r *http.Request, kind 
 		"request_id", RequestIDFrom(ctx))
 
 	if kind == contract.OperationStop {
-		for i, j := 0, len(levels)-1; i < j; i, j = i+1, j-1 {
-			levels[i], levels[j] = levels[j], levels[i]
-		}
+		slices.Reverse(levels) // dependents stop first, as the workflow runs them
 	}
 	self := operationPath(t.Name, appOpID)
 	links := map[string]string{"operation": self, "cancel": self + "/cancel"}

@@ -74,12 +74,7 @@ func (t *TemporalWorkflows) StartApp(ctx context.Context, in contract.AppOperati
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		Memo: map[string]any{contract.MemoOperationID: in.OperationID, contract.MemoKind: string(kind),
 			contract.MemoRequestedBy: in.RequestedBy},
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(in.Tenant),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(in.App),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeOperation).ValueSet(string(kind)),
-			temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeInitiator).ValueSet(opqueue.Initiator(in.RequestedBy)),
-		),
+		TypedSearchAttributes: opqueue.OperationSearchAttributes(contract.ComponentRef{Tenant: in.Tenant, App: in.App}, kind, in.RequestedBy),
 		StaticSummary: fmt.Sprintf("%s %s/%s: %d components (operation %s, by %s)", kind, in.Tenant, in.App,
 			len(in.Components), in.OperationID, opqueue.Initiator(in.RequestedBy)),
 	}, contract.WorkflowAppOperation, in)

@@ -141,15 +141,19 @@ func State(ctx context.Context, c client.Client, ref contract.ComponentRef) (con
 }
 
 // OperationSearchAttributes are the search attributes of an operation's workflow (and of a queue,
-// with kind OperationQueue), upserted when it starts.
+// with kind OperationQueue), upserted when it starts. An app-level operation's ref has no component:
+// it carries no RainflowComponent.
 func OperationSearchAttributes(ref contract.ComponentRef, kind contract.OperationKind, initiator string) temporal.SearchAttributes {
-	return temporal.NewSearchAttributes(
+	updates := []temporal.SearchAttributeUpdate{
 		temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeTenant).ValueSet(ref.Tenant),
 		temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeApp).ValueSet(ref.App),
-		temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeComponent).ValueSet(ref.Component),
 		temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeOperation).ValueSet(string(kind)),
 		temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeInitiator).ValueSet(Initiator(initiator)),
-	)
+	}
+	if ref.Component != "" {
+		updates = append(updates, temporal.NewSearchAttributeKeyKeyword(contract.SearchAttributeComponent).ValueSet(ref.Component))
+	}
+	return temporal.NewSearchAttributes(updates...)
 }
 
 // Initiator is who asked for an operation, as the Web UI shows it; "system" when nobody did.

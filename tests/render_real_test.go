@@ -108,7 +108,7 @@ func TestRenderStatefulComponent(t *testing.T) {
 			return err == nil && pvc.Status.Phase == corev1.ClaimBound
 		}, time.Minute, 250*time.Millisecond, "claim %s not bound", claim)
 	}
-	_, err = kube.CoreV1().LimitRanges(tenant).Get(ctx, activities.LimitRangeName, metav1.GetOptions{})
+	_, err = kube.CoreV1().LimitRanges(tenant).Get(ctx, render.LimitRangeName, metav1.GetOptions{})
 	require.NoError(t, err, "the tenant's namespace has no LimitRange")
 
 	// what the containers see: the config file, their environment, their volume
@@ -125,8 +125,8 @@ func TestRenderStatefulComponent(t *testing.T) {
 		}
 		require.Equal(t, p.Name+"\n", renderGet(t, p, "/data/starts.txt"))
 		// a container without resources got the namespace's defaults
-		require.Equal(t, resource.MustParse(activities.DefaultCPURequest), p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU])
-		require.Equal(t, resource.MustParse(activities.DefaultMemoryLimit), p.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory])
+		require.Equal(t, resource.MustParse(render.DefaultCPURequest), p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU])
+		require.Equal(t, resource.MustParse(render.DefaultMemoryLimit), p.Spec.Containers[0].Resources.Limits[corev1.ResourceMemory])
 	}
 	require.ElementsMatch(t, []string{"shop-db-0", "shop-db-1"}, slices.Collect(maps.Keys(firstUIDs)))
 

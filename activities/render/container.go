@@ -162,6 +162,9 @@ func quantities(in map[corev1.ResourceName]string) (corev1.ResourceList, error) 
 		if err != nil {
 			return nil, fmt.Errorf("parse %s quantity %q: %w", name, v, err)
 		}
+		if q.Sign() < 0 {
+			return nil, fmt.Errorf("%s quantity %q is negative", name, v)
+		}
 		out[name] = q
 	}
 	return out, nil
