@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/rainflow/rainflow/seal"
 )
 
 // Drivers the store speaks.
@@ -29,6 +31,10 @@ type Config struct {
 	SlowQuery time.Duration
 	// Logger receives slow statements and migration steps. Nil discards them.
 	Logger *slog.Logger
+	// Keyring seals secrets (secret env values, certificate keys, credentials) before they are written
+	// and opens them when read. Nil: everything else works, and writing or reading a secret fails with
+	// ErrNoKeyring.
+	Keyring *seal.Keyring
 }
 
 // withDefaults returns the config with every unset field at its default.

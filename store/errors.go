@@ -19,6 +19,8 @@ var (
 	ErrNotEmpty = errors.New("not empty")
 	// ErrInvalid: the caller passed something the store cannot keep (an empty name, a bad cursor).
 	ErrInvalid = errors.New("invalid")
+	// ErrNoKeyring: a secret was to be sealed or opened, and the store has no encryption key.
+	ErrNoKeyring = errors.New("no encryption key configured (set --encryption-keys / $RAINFLOW_ENCRYPTION_KEYS)")
 )
 
 // translate maps the errors gorm reports (already translated from SQLite and MySQL codes by the

@@ -191,3 +191,23 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	return c.FormatDSN(), nil
 }
+
+// sealSecret seals a secret for the row ad names (see package seal).
+func (s *Store) sealSecret(plaintext []byte, ad string) (string, error) {
+	if s.cfg.Keyring == nil {
+		return "", ErrNoKeyring
+	}
+	return s.cfg.Keyring.Seal(plaintext, ad)
+}
+
+// openSecret opens a secret sealSecret sealed for the row ad names.
+func (s *Store) openSecret(sealed, ad string) ([]byte, error) {
+	if s.cfg.Keyring == nil {
+		return nil, ErrNoKeyring
+	}
+	plain, err := s.cfg.Keyring.Open(sealed, ad)
+	if err != nil {
+		return nil, fmt.Errorf("open secret of %s: %w", ad, err)
+	}
+	return plain, nil
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rainflow/rainflow/devstack"
+	"github.com/rainflow/rainflow/seal"
 )
 
 type devConfig struct {
@@ -115,6 +116,10 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	encryptionKeys, err := devEncryptionKeys(state)
+	if err != nil {
+		return err
+	}
 	if err := seedImages(ctx, stack); err != nil {
 		logger.Warn("seed demo image", "err", err)
 	}
@@ -137,6 +142,7 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_DB_DRIVER=" + info.DBDriver,
 		"RAINFLOW_DB_DSN=" + info.DBDSN,
 		"RAINFLOW_API_ADMIN_TOKEN=" + token,
+		"RAINFLOW_ENCRYPTION_KEYS=" + encryptionKeys,
 		"RAINFLOW_TEMPORAL_UI_URL=" + stack.TemporalUIURL,
 		"RAINFLOW_INSECURE_REGISTRY=" + stack.RegistryAddr,
 	}
@@ -188,6 +194,30 @@ func apiToken(state string) (string, error) {
 		return "", fmt.Errorf("write api token: %w", err)
 	}
 	return tok, nil
+}
+
+// devEncryptionKeys returns the dev stack's key for secrets at rest, made once and kept in
+// <state>/encryption-keys (mode 0600), in the form of --encryption-keys.
+func devEncryptionKeys(state string) (string, error) {
+	path := filepath.Join(state, "encryption-keys")
+	if b, err := os.ReadFile(path); err == nil {
+		keys := strings.TrimSpace(string(b))
+		if _, err := seal.ParseKeys(keys); err != nil {
+			return "", fmt.Errorf("%s: %w", path, err)
+		}
+		return keys, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read encryption keys: %w", err)
+	}
+	key, err := seal.NewKey("dev-1")
+	if err != nil {
+		return "", err
+	}
+	keys := seal.FormatKey(key)
+	if err := os.WriteFile(path, []byte(keys+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write encryption keys: %w", err)
+	}
+	return keys, nil
 }
 
 func printBanner(info devstack.Info, took time.Duration) {

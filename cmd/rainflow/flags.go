@@ -100,6 +100,9 @@ func (f *flags) parse(args []string) error {
 	for _, fn := range f.afterFns {
 		fn()
 	}
+	if len(f.errs) > 0 {
+		return f.errs[0]
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/seal"
 	"github.com/rainflow/rainflow/store"
 	"github.com/rainflow/rainflow/workers"
 )
@@ -164,4 +165,19 @@ func (a *workerAdmin) close() {
 func defineDB(f *flags, db *store.Config) {
 	f.str(&db.Driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite or mysql")
 	f.str(&db.DSN, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql)")
+	var keys string
+	f.str(&keys, "encryption-keys", "RAINFLOW_ENCRYPTION_KEYS", "",
+		"keys that encrypt secrets at rest, id:base64 (32 bytes), comma-separated, the first one seals; without one, writing a secret fails")
+	f.after(func() {
+		if keys == "" {
+			return
+		}
+		parsed, err := seal.ParseKeys(keys)
+		if err == nil {
+			db.Keyring, err = seal.NewKeyring(parsed...)
+		}
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("--encryption-keys: %w", err))
+		}
+	})
 }
