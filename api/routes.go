@@ -31,35 +31,41 @@ func (s *Server) routes() http.Handler {
 
 		r.With(requireAdmin).Post("/v1/tenants", s.handle(s.createTenant))
 		r.Get("/v1/tenants", s.handle(s.listTenants))
-		r.Get("/v1/tenants/{tenant}", s.handle(s.getTenant))
-		r.With(requireAdmin).Delete("/v1/tenants/{tenant}", s.handle(s.deleteTenant))
+		// Everything inside a tenant: tenantScope admits only the tenant's members (and the platform
+		// admin), viewers to read, developers to change; routes that manage the tenant itself ask for
+		// its admins on top.
+		r.Route("/v1/tenants/{tenant}", func(r chi.Router) {
+			r.Use(s.tenantScope)
+			r.Get("/", s.handle(s.getTenant))
+			r.With(requireAdmin).Delete("/", s.handle(s.deleteTenant))
 
-		r.Post("/v1/tenants/{tenant}/apps", s.handle(s.createApp))
-		r.Get("/v1/tenants/{tenant}/apps", s.handle(s.listApps))
-		r.Get("/v1/tenants/{tenant}/apps/{app}", s.handle(s.getApp))
-		r.Delete("/v1/tenants/{tenant}/apps/{app}", s.handle(s.deleteApp))
-		r.Post("/v1/tenants/{tenant}/apps/{app}/deploys", s.handle(s.createAppDeploy))
-		r.Post("/v1/tenants/{tenant}/apps/{app}/start", s.handle(s.createAppStart))
-		r.Post("/v1/tenants/{tenant}/apps/{app}/stop", s.handle(s.createAppStop))
-		r.Post("/v1/tenants/{tenant}/apps/{app}/restart", s.handle(s.createAppRestart))
+			r.Post("/apps", s.handle(s.createApp))
+			r.Get("/apps", s.handle(s.listApps))
+			r.Get("/apps/{app}", s.handle(s.getApp))
+			r.Delete("/apps/{app}", s.handle(s.deleteApp))
+			r.Post("/apps/{app}/deploys", s.handle(s.createAppDeploy))
+			r.Post("/apps/{app}/start", s.handle(s.createAppStart))
+			r.Post("/apps/{app}/stop", s.handle(s.createAppStop))
+			r.Post("/apps/{app}/restart", s.handle(s.createAppRestart))
 
-		const component = "/v1/tenants/{tenant}/apps/{app}/components/{component}"
-		r.Post("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.createComponent))
-		r.Get("/v1/tenants/{tenant}/apps/{app}/components", s.handle(s.listComponents))
-		r.Get(component, s.handle(s.getComponent))
-		r.Put(component, s.handle(s.putComponent))
-		r.Delete(component, s.handle(s.createDelete))
-		r.Post(component+"/deploys", s.handle(s.createDeploy))
-		r.Post(component+"/rollbacks", s.handle(s.createRollback))
-		r.Post(component+"/start", s.handle(s.createStart))
-		r.Post(component+"/stop", s.handle(s.createStop))
-		r.Post(component+"/restart", s.handle(s.createRestart))
-		r.Post(component+"/scale", s.handle(s.createScale))
-		r.Get(component+"/operations", s.handle(s.listOperations))
-		r.Get(component+"/releases", s.handle(s.listReleases))
+			const component = "/apps/{app}/components/{component}"
+			r.Post("/apps/{app}/components", s.handle(s.createComponent))
+			r.Get("/apps/{app}/components", s.handle(s.listComponents))
+			r.Get(component, s.handle(s.getComponent))
+			r.Put(component, s.handle(s.putComponent))
+			r.Delete(component, s.handle(s.createDelete))
+			r.Post(component+"/deploys", s.handle(s.createDeploy))
+			r.Post(component+"/rollbacks", s.handle(s.createRollback))
+			r.Post(component+"/start", s.handle(s.createStart))
+			r.Post(component+"/stop", s.handle(s.createStop))
+			r.Post(component+"/restart", s.handle(s.createRestart))
+			r.Post(component+"/scale", s.handle(s.createScale))
+			r.Get(component+"/operations", s.handle(s.listOperations))
+			r.Get(component+"/releases", s.handle(s.listReleases))
 
-		r.Get("/v1/tenants/{tenant}/operations/{operation}", s.handle(s.getOperation))
-		r.Post("/v1/tenants/{tenant}/operations/{operation}/cancel", s.handle(s.cancelOperation))
+			r.Get("/operations/{operation}", s.handle(s.getOperation))
+			r.Post("/operations/{operation}/cancel", s.handle(s.cancelOperation))
+		})
 	})
 	return r
 }
