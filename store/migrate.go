@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -34,7 +36,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		steps := schemaSteps()
+		steps := orderedSteps()
 		latest := steps[len(steps)-1].version
 		for v := range applied {
 			if v > latest {
@@ -121,6 +123,19 @@ func lockMySQL(conn *gorm.DB) (func(), error) {
 
 // LatestSchemaVersion is the schema version this binary migrates a database to.
 func LatestSchemaVersion() int {
-	steps := schemaSteps()
+	steps := orderedSteps()
 	return steps[len(steps)-1].version
+}
+
+// orderedSteps answers the schema's steps by version (schemaSteps lists them in any order), and panics
+// on a version given twice: that is a programming error no database must see.
+func orderedSteps() []migration {
+	steps := slices.Clone(schemaSteps())
+	slices.SortFunc(steps, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
+	for i := 1; i < len(steps); i++ {
+		if steps[i].version == steps[i-1].version {
+			panic(fmt.Sprintf("store: schema migration %d is defined twice", steps[i].version))
+		}
+	}
+	return steps
 }

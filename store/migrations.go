@@ -145,6 +145,7 @@ func schemaSteps() []migration {
 			sqlite:  []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME NULL`},
 			mysql:   []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME(6) NULL`},
 		},
+		accessMigration(),
 	}
 }
 

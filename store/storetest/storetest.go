@@ -34,6 +34,9 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{name: "OperationIdempotencyKeys", run: testIdempotencyKeys},
 		{name: "OperationPagination", run: testOperationPagination},
 		{name: "Releases", run: testReleases},
+		{name: "UsersAndTokens", run: testUsersAndTokens},
+		{name: "Memberships", run: testMemberships},
+		{name: "Audit", run: testAudit},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
