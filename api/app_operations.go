@@ -153,6 +153,7 @@ func (s *Server) startAppOperation(w http.ResponseWriter, r *http.Request, kind 
 		links["temporalUI"] = ui
 	}
 	w.Header().Set("Location", self)
+	noteOperation(ctx, appOpID)
 	writeJSON(w, http.StatusAccepted, appOperationAccepted{
 		OperationID: appOpID, Kind: string(appOp.Kind), WorkflowID: appOp.WorkflowID, State: StateRunning,
 		Components: opIDs, Order: levels, Links: links,

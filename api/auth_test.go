@@ -69,6 +69,7 @@ func TestNonAdminWorksInsideTenants(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed()
+	e.member("alice", "acme", "developer")
 	e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants", token: aliceToken})
 	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants/acme/apps", token: aliceToken, body: `{"name":"blog"}`})
 	rec := e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys", token: aliceToken})

@@ -40,6 +40,20 @@ type Config struct {
 	TemporalUIURL string
 	// ShutdownTimeout bounds the graceful shutdown of Run. Default 10s.
 	ShutdownTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, when set, make the API serve HTTPS (TLS 1.2 and newer) with this
+	// certificate chain and key, PEM files.
+	TLSCertFile string
+	TLSKeyFile  string
+	// ClientCAFile, when set, is a PEM bundle of the CAs whose client certificates are accepted (mutual
+	// TLS): a verified certificate's subject common name is the user it authenticates (when the request
+	// carries no bearer token). Needs TLSCertFile.
+	ClientCAFile string
+	// ClientAuth is "require" (the default with a ClientCAFile: a client without a valid certificate
+	// cannot connect) or "optional" (a certificate is verified when given; bearer tokens work without).
+	ClientAuth string
+	// AllowInsecureHTTP lets the API serve plain HTTP on an address other than loopback. Without it,
+	// such a listen address needs TLS: tokens must not cross a network in clear text.
+	AllowInsecureHTTP bool
 	// Metrics is the registry the API's metrics are registered on and /metrics serves. New makes a
 	// registry of its own when nil; it is never Prometheus's global registry.
 	Metrics *prometheus.Registry
@@ -59,18 +73,46 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
+	if c.ClientAuth == "" && c.ClientCAFile != "" {
+		c.ClientAuth = ClientAuthRequire
+	}
 	return c
 }
+
+// Client certificate policies of mutual TLS.
+const (
+	ClientAuthRequire  = "require"
+	ClientAuthOptional = "optional"
+)
+
+// tlsEnabled says whether the API serves HTTPS.
+func (c Config) tlsEnabled() bool { return c.TLSCertFile != "" }
 
 // Validate says everything that is wrong with the config, after defaults are applied.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("listen address %q: %w", c.Listen, err))
+	} else if !c.tlsEnabled() && !c.AllowInsecureHTTP && !isLoopbackHost(host) {
+		errs = append(errs, fmt.Errorf("listen address %q is not loopback: serve it with TLS (a certificate and key) or allow plain HTTP explicitly", c.Listen))
 	}
-	if c.AdminToken == "" && len(c.Tokens) == 0 {
+	if c.AdminToken == "" && len(c.Tokens) == 0 && c.ClientCAFile == "" {
 		errs = append(errs, errors.New("no bearer token configured: set the admin token or at least one token"))
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("TLS needs both a certificate file and a key file"))
+	}
+	if c.ClientCAFile != "" && !c.tlsEnabled() {
+		errs = append(errs, errors.New("a client CA (mutual TLS) needs TLS: set a certificate and key file"))
+	}
+	switch c.ClientAuth {
+	case "", ClientAuthRequire, ClientAuthOptional:
+	default:
+		errs = append(errs, fmt.Errorf("client auth %q is not %q or %q", c.ClientAuth, ClientAuthRequire, ClientAuthOptional))
+	}
+	if c.ClientAuth != "" && c.ClientCAFile == "" {
+		errs = append(errs, fmt.Errorf("client auth %q needs a client CA file", c.ClientAuth))
 	}
 	secrets := map[string]bool{}
 	check := func(who, secret string) {
@@ -114,4 +156,13 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("shutdown timeout %s is negative", c.ShutdownTimeout))
 	}
 	return errors.Join(errs...)
+}
+
+// isLoopbackHost says whether a listen host only accepts connections from this machine.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -3,17 +3,23 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -287,7 +293,7 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // newEnvWith is newEnv with a real image checker instead of the fake.
 func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 	t.Helper()
-	st, err := store.Open(t.Context(), store.Config{DSN: filepath.Join(t.TempDir(), "api.db")})
+	st, err := store.Open(t.Context(), testStoreConfig(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	e := &env{
@@ -308,6 +314,38 @@ func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 	}
 	e.h = api.New(cfg, st, e.wf, images, logger).Handler()
 	return e
+}
+
+// mysqlEnv names the MariaDB/MySQL server the API tests run on instead of SQLite: a DSN without a
+// database, whose user may create databases. tests/ sets it to run every API test on a real MariaDB.
+const mysqlEnv = "RAINFLOW_TEST_API_MYSQL_DSN"
+
+// testStoreConfig answers a fresh, empty database for one test: a SQLite file, or a new database on
+// the server $RAINFLOW_TEST_API_MYSQL_DSN names.
+func testStoreConfig(t *testing.T) store.Config {
+	t.Helper()
+	dsn := os.Getenv(mysqlEnv)
+	if dsn == "" {
+		return store.Config{DSN: filepath.Join(t.TempDir(), "api.db")}
+	}
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	require.NoError(t, err, "$%s", mysqlEnv)
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	require.NoError(t, err)
+	defer db.Close()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	cfg.DBName = "rf_api_" + hex.EncodeToString(b)
+	_, err = db.ExecContext(t.Context(), "CREATE DATABASE `"+cfg.DBName+"` CHARACTER SET utf8mb4")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", dsn)
+		if err == nil {
+			_, _ = db.ExecContext(context.Background(), "DROP DATABASE `"+cfg.DBName+"`")
+			_ = db.Close()
+		}
+	})
+	return store.Config{Driver: store.DriverMySQL, DSN: cfg.FormatDSN()}
 }
 
 // request is one call to the API; the admin token unless token is set ("-" for none).
@@ -359,6 +397,26 @@ func (e *env) seed() {
 	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants", body: `{"name":"acme","displayName":"ACME"}`})
 	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants/acme/apps", body: `{"name":"shop"}`})
 	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants/acme/apps/shop/components", body: componentBody("web", webImage)})
+}
+
+// member makes the user (creating it when new) a member of the tenant with the role, through the API.
+func (e *env) member(user, tenant, role string) {
+	e.t.Helper()
+	if rec := e.do(request{method: "GET", path: "/v1/users/" + user}); rec.Code == http.StatusNotFound {
+		e.ok(http.StatusCreated, request{method: "POST", path: "/v1/users", body: fmt.Sprintf(`{"name":%q}`, user)})
+	}
+	rec := e.do(request{method: "PUT", path: "/v1/tenants/" + tenant + "/members/" + user, body: fmt.Sprintf(`{"role":%q}`, role)})
+	require.Contains(e.t, []int{http.StatusOK, http.StatusCreated}, rec.Code, rec.Body.String())
+}
+
+// token makes a new API token of the user through the API and answers its secret.
+func (e *env) token(user string) string {
+	e.t.Helper()
+	rec := e.ok(http.StatusCreated, request{method: "POST", path: "/v1/users/" + user + "/tokens",
+		body: fmt.Sprintf(`{"name":"t-%d"}`, time.Now().UnixNano())})
+	secret, _ := jsonOf(e.t, rec)["token"].(string)
+	require.NotEmpty(e.t, secret)
+	return secret
 }
 
 func componentBody(name, image string) string {

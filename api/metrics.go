@@ -11,6 +11,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
+	// auditFailures counts change requests whose audit event could not be recorded.
+	auditFailures prometheus.Counter
 }
 
 // newMetrics registers the API's collectors on reg; collectors already there (a second Server on the
@@ -30,7 +32,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "rainflow", Subsystem: "api", Name: "requests_in_flight",
 			Help: "HTTP requests being answered.",
 		}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "rainflow", Subsystem: "api", Name: "audit_failures_total",
+			Help: "Change requests whose audit event could not be recorded (each is also logged as an error).",
+		}),
 	}
+	m.auditFailures = register(reg, m.auditFailures)
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
 	m.inFlight = register(reg, m.inFlight)

@@ -15,9 +15,9 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-			// the principal is set further in: read it through a holder the inner handlers fill
-			holder := &principalHolder{}
-			r = r.WithContext(withPrincipalHolder(r.Context(), holder))
+			// the principal is set further in: read it through the notes the inner handlers fill
+			notes := &requestNotes{}
+			r = r.WithContext(withRequestNotes(r.Context(), notes))
 			next.ServeHTTP(ww, r)
 
 			status := ww.Status()
@@ -39,7 +39,7 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 				slog.Int("status", status),
 				slog.Int("bytes", ww.BytesWritten()),
 				slog.Duration("duration", time.Since(start)),
-				slog.String("principal", holder.name),
+				slog.String("principal", notes.principal),
 				slog.String("remote", r.RemoteAddr),
 			)
 		})

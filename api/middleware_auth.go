@@ -12,6 +12,11 @@ func authenticate(a Authenticator) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, err := a.Authenticate(r)
 			if err != nil {
+				if !errors.Is(err, ErrNoCredentials) && !errors.Is(err, ErrBadCredentials) {
+					writeProblem(w, r, &Problem{Type: typeStoreUnavailable, Status: http.StatusServiceUnavailable,
+						Detail: "cannot check the credentials now: " + err.Error(), RetryAfter: 5})
+					return
+				}
 				challenge := `Bearer realm="rainflow"`
 				if errors.Is(err, ErrBadCredentials) {
 					challenge += `, error="invalid_token"`

@@ -61,6 +61,7 @@ func TestAccessLog(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.seed()
+	e.member("alice", "acme", "viewer")
 	rec := e.do(request{method: "GET", path: "/v1/tenants/acme", token: aliceToken, header: map[string]string{"X-Request-Id": "req-123"}})
 	require.Equal(t, "req-123", rec.Header().Get("X-Request-Id"), "a caller's request id is kept")
 	generated := e.do(request{method: "GET", path: "/v1/tenants/acme", header: map[string]string{"X-Request-Id": strings.Repeat("x", 200)}})

@@ -203,6 +203,7 @@ func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) error {
 			v := s.view(n, op, l)
 			v.CancelRequest = true
 			w.Header().Set("Location", operationPath(t.Name, op.ID))
+			noteOperation(ctx, op.ID)
 			writeJSON(w, http.StatusAccepted, v)
 			return nil
 		}
@@ -228,6 +229,7 @@ func (s *Server) cancelOperation(w http.ResponseWriter, r *http.Request) error {
 			Detail: fmt.Sprintf("cancel operation %s: %v", op.ID, err)}
 	}
 	s.logCancel(r, t, op, "requested")
+	noteOperation(ctx, op.ID)
 	v := s.view(n, op, l)
 	v.CancelRequest = true
 	w.Header().Set("Location", operationPath(t.Name, op.ID))

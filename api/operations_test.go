@@ -136,6 +136,7 @@ func TestGetOperationProblems(t *testing.T) {
 func TestCancelOperation(t *testing.T) {
 	t.Parallel()
 	e, id := deployed(t)
+	e.member("alice", "acme", "developer")
 	path := "/v1/tenants/acme/operations/" + id + "/cancel"
 
 	rec := e.ok(http.StatusAccepted, request{method: "POST", path: path, token: aliceToken})

@@ -11,6 +11,9 @@ import (
 
 // tenantOf answers the tenant the path names, or a 404 problem naming it.
 func (s *Server) tenantOf(r *http.Request) (store.Tenant, error) {
+	if a, ok := accessFrom(r.Context()); ok {
+		return a.tenant, nil // tenantScope read it
+	}
 	name := chi.URLParam(r, "tenant")
 	t, err := s.store.GetTenant(r.Context(), name)
 	if errors.Is(err, store.ErrNotFound) {

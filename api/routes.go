@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rainflow/rainflow/store"
 )
 
 // routes is the API's whole surface, one line a route.
@@ -27,7 +29,18 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 
 	r.Group(func(r chi.Router) {
-		r.Use(authenticate(s.auth))
+		r.Use(authenticate(s.auth), s.audit)
+
+		r.Get("/v1/me", s.handle(s.getMe))
+		r.With(requireAdmin).Post("/v1/users", s.handle(s.createUser))
+		r.With(requireAdmin).Get("/v1/users", s.handle(s.listUsers))
+		r.Get("/v1/users/{user}", s.handle(s.getUser))
+		r.With(requireAdmin).Delete("/v1/users/{user}", s.handle(s.deleteUser))
+		r.Get("/v1/users/{user}/memberships", s.handle(s.listUserMemberships))
+		r.Post("/v1/users/{user}/tokens", s.handle(s.createToken))
+		r.Get("/v1/users/{user}/tokens", s.handle(s.listTokens))
+		r.Delete("/v1/users/{user}/tokens/{token}", s.handle(s.revokeToken))
+		r.With(requireAdmin).Get("/v1/audit", s.handle(s.listAllAudit))
 
 		r.With(requireAdmin).Post("/v1/tenants", s.handle(s.createTenant))
 		r.Get("/v1/tenants", s.handle(s.listTenants))
@@ -38,6 +51,11 @@ func (s *Server) routes() http.Handler {
 			r.Use(s.tenantScope)
 			r.Get("/", s.handle(s.getTenant))
 			r.With(requireAdmin).Delete("/", s.handle(s.deleteTenant))
+			r.Get("/members", s.handle(s.listMembers))
+			r.Get("/members/{user}", s.handle(s.getMember))
+			r.With(requireTenantRole(store.RoleAdmin)).Put("/members/{user}", s.handle(s.putMember))
+			r.With(requireTenantRole(store.RoleAdmin)).Delete("/members/{user}", s.handle(s.deleteMember))
+			r.With(requireTenantRole(store.RoleAdmin)).Get("/audit", s.handle(s.listTenantAudit))
 
 			r.Post("/apps", s.handle(s.createApp))
 			r.Get("/apps", s.handle(s.listApps))

@@ -1,9 +1,113 @@
 package api
 
-import "net/http"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
 
-// tenantScope guards every route inside a tenant. (Roles arrive in the next change; until then every
-// authenticated principal passes, as before.)
+	"github.com/go-chi/chi/v5"
+
+	"github.com/rainflow/rainflow/store"
+)
+
+// tenantAccess is the tenant a request is inside and the caller's role there.
+type tenantAccess struct {
+	tenant store.Tenant
+	role   string
+}
+
+type tenantAccessKey struct{}
+
+var tenantAccessCtxKey = &tenantAccessKey{}
+
+func accessFrom(ctx context.Context) (tenantAccess, bool) {
+	a, ok := ctx.Value(tenantAccessCtxKey).(tenantAccess)
+	return a, ok
+}
+
+// tenantScope guards every route inside a tenant: a platform admin may do anything; a member may read
+// as a viewer and change things as a developer or admin; anyone else gets the same 404 as for a tenant
+// that does not exist, so that tenant names do not leak. The tenant it read is kept in the context
+// for the handler (tenantOf) and the audit trail.
 func (s *Server) tenantScope(next http.Handler) http.Handler {
-	return next
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		p, _ := PrincipalFrom(ctx)
+		name := chi.URLParam(r, "tenant")
+		hidden := notFound("tenant %q not found", name)
+		t, err := s.store.GetTenant(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return hidden
+		case err != nil:
+			return err
+		}
+		role := store.RoleAdmin
+		if !p.Admin {
+			if p.UserID == "" {
+				return hidden
+			}
+			m, err := s.store.GetMembership(ctx, t.ID, p.UserID)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return hidden
+			case err != nil:
+				return err
+			}
+			role = m.Role
+		}
+		if n := notesOf(ctx); n != nil {
+			n.tenant, n.role = t, role
+		}
+		need := store.RoleDeveloper
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			need = store.RoleViewer
+		}
+		if err := roleAllows(p, t, role, need, r); err != nil {
+			return err
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, tenantAccessCtxKey, tenantAccess{tenant: t, role: role})))
+		return nil
+	})
+}
+
+// requireTenantRole admits, inside tenantScope, only principals holding at least the role in the
+// tenant (platform admins always).
+func requireTenantRole(role string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, _ := PrincipalFrom(r.Context())
+			a, _ := accessFrom(r.Context())
+			if err := roleAllows(p, a.tenant, a.role, role, r); err != nil {
+				writeProblem(w, r, err.(*Problem))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// roleAllows answers nil when role is at least need, else a 403 problem saying what is missing.
+func roleAllows(p Principal, t store.Tenant, role, need string, r *http.Request) error {
+	if p.Admin || store.RoleRank(role) >= store.RoleRank(need) {
+		return nil
+	}
+	return &Problem{Type: typeForbidden, Status: http.StatusForbidden,
+		Detail: fmt.Sprintf("principal %q is a %s of tenant %q; %s %s needs the %s role", p.Name, role, t.Name, r.Method, r.URL.Path, need)}
+}
+
+// requireAdmin answers 403 unless the authenticated principal is a platform admin.
+func requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := PrincipalFrom(r.Context())
+		if !p.Admin {
+			writeProblem(w, r, &Problem{
+				Type: typeForbidden, Status: http.StatusForbidden,
+				Detail: fmt.Sprintf("principal %q may not %s %s: only a platform admin may", p.Name, r.Method, r.URL.Path),
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -5,6 +5,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,7 +50,7 @@ func New(cfg Config, st *store.Store, wf Workflows, images ImageChecker, logger 
 	}
 	s := &Server{
 		cfg: cfg, store: st, wf: wf, images: images, logger: logger,
-		auth: newTokenAuthenticator(cfg), metrics: newMetrics(reg), reg: reg,
+		auth: newAuthenticator(cfg, st), metrics: newMetrics(reg), reg: reg,
 	}
 	s.handler = s.routes()
 	return s
@@ -68,8 +69,17 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Serve is Run on a listener the caller opened (tests listen on port 0).
+// Serve is Run on a listener the caller opened (tests listen on port 0). With TLS configured it
+// serves HTTPS on it.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.tlsEnabled() {
+		tc, err := s.cfg.tlsConfig()
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

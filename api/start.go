@@ -82,6 +82,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 			return err
 		}
 		if found && existing.RunID != "" {
+			noteOperation(ctx, existing.ID)
 			s.acceptOperation(w, t, existing, nil)
 			return nil
 		}
@@ -112,6 +113,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 				return kerr
 			}
 			if existing.RunID != "" {
+				noteOperation(ctx, existing.ID)
 				s.acceptOperation(w, t, existing, nil)
 				return nil
 			}
@@ -158,6 +160,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 		s.logger.InfoContext(ctx, "merged operation into a waiting one", "tenant", t.Name, "app", a.Name,
 			"component", c.Name, "operation_id", merged.ID, "kind", merged.Kind, "position", enq.Position,
 			"principal", principal.Name, "request_id", RequestIDFrom(ctx))
+		noteOperation(ctx, merged.ID)
 		s.acceptOperation(w, t, merged, &enq.EnqueueResult)
 		return nil
 	}
@@ -173,6 +176,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 	s.logger.InfoContext(ctx, "queued operation", "tenant", t.Name, "app", a.Name, "component", c.Name,
 		"operation_id", op.ID, "kind", op.Kind, "workflow_id", op.WorkflowID, "queue_run_id", op.RunID,
 		"position", enq.Position, "principal", principal.Name, "request_id", RequestIDFrom(ctx))
+	noteOperation(ctx, op.ID)
 	s.acceptOperation(w, t, op, &enq.EnqueueResult)
 	return nil
 }

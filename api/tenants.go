@@ -48,7 +48,16 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	tenants, next, err := s.store.ListTenants(r.Context(), page)
+	// A platform admin sees every tenant; anyone else the tenants it is a member of.
+	p, _ := PrincipalFrom(r.Context())
+	var tenants []store.Tenant
+	var next string
+	switch {
+	case p.Admin:
+		tenants, next, err = s.store.ListTenants(r.Context(), page)
+	case p.UserID != "":
+		tenants, next, err = s.store.ListTenantsOf(r.Context(), p.UserID, page)
+	}
 	if err != nil {
 		return listError(err)
 	}

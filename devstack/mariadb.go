@@ -96,6 +96,9 @@ func (m *MariaDB) ping(ctx context.Context) error {
 	return db.PingContext(ctx)
 }
 
+// RootDSN answers the DSN of the server's root user without a database, for tests that make their own.
+func (m *MariaDB) RootDSN() string { return m.rootDSN("") }
+
 func (m *MariaDB) rootDSN(database string) string {
 	c := mysql.NewConfig()
 	c.User = "root"

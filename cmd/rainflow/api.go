@@ -23,6 +23,13 @@ func runAPI(ctx context.Context, args []string) error {
 	f.str(&cfg.API.AdminToken, "admin-token", "", "", "bearer token of the admin principal (at least 16 characters)")
 	f.list(&cfg.API.RegistryInsecure, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
 	f.str(&cfg.API.TemporalUIURL, "temporal-ui-url", "RAINFLOW_TEMPORAL_UI_URL", "", "Temporal Web UI base URL, for links to an operation's workflow")
+	f.str(&cfg.API.TLSCertFile, "tls-cert", "", "", "PEM certificate chain: serve HTTPS")
+	f.str(&cfg.API.TLSKeyFile, "tls-key", "", "", "PEM private key of --tls-cert")
+	f.str(&cfg.API.ClientCAFile, "tls-client-ca", "", "", "PEM CA bundle: verify client certificates (mutual TLS); a certificate's common name is a user's name")
+	f.str(&cfg.API.ClientAuth, "tls-client-auth", "", "", "with --tls-client-ca: require (default) or optional")
+	var insecure string
+	f.str(&insecure, "allow-insecure-http", "", "false", "serve plain HTTP on a non-loopback address (true/false)")
+	f.after(func() { cfg.API.AllowInsecureHTTP = insecure == "true" })
 	if err := f.parse(args); err != nil {
 		return err
 	}
