@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w \
 KUBE_BINS  := kube-apiserver kube-controller-manager kube-scheduler kubelet
 TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry $(KUBE_BINS))
 
-.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state
+.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api
 
 ## build: the rainflow binary
 build: $(BIN)/rainflow
@@ -61,7 +61,7 @@ run: deps tools build
 
 ## test: every tier but benchmarks: unit and replay tests, then the integration and end-to-end tests
 ## against the real stack (Temporal dev server, local Kubernetes with a real node, registry, MariaDB)
-test: deps tools vet test-unit test-integration
+test: deps tools vet test-unit fuzz test-integration
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -74,6 +74,17 @@ test-unit:
 STACK_LOCK ?= /tmp/rainflow-stack.lock
 test-integration:
 	flock $(STACK_LOCK) $(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
+
+## fuzz: every fuzz target of FUZZ_PKGS (the request path's decoders, validators and parsers), each for
+## FUZZTIME; a failing input is kept in the package's testdata/fuzz, and then runs with the unit tests
+FUZZ_PKGS ?= ./api ./store
+FUZZTIME  ?= 10s
+fuzz:
+	@set -eo pipefail; for pkg in $(FUZZ_PKGS); do \
+	  for target in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$pkg/*_test.go | cut -d' ' -f2); do \
+	    echo "fuzz $$pkg $$target for $(FUZZTIME)"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) | grep -v '^fuzz: elapsed' ; \
+	  done; done
 
 ## bench: benchmarks (not part of make test)
 bench:
@@ -95,6 +106,15 @@ bench-kwok: deps tools
 	@mkdir -p $(STATE)
 	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkDeployThousandKwok$$' \
 	  -benchtime=1x -count=1 -timeout 40m 2>&1 | tee $(STATE)/bench-kwok.log
+
+## bench-api: p50/p99 latency of GET .../components/{c} through the whole API at 1, 8 and 32 clients, on a
+## SQLite file, then on MariaDB (under the stack lock, without starting the stack); log in .rainflow
+BENCH_API_N ?= 2000
+bench-api: deps
+	@mkdir -p $(STATE)
+	set -o pipefail; { $(GO) test ./api -run '^$$' -bench '^BenchmarkComponentRead$$' -benchtime=$(BENCH_API_N)x -count=1 && \
+	  RAINFLOW_TESTS_NO_STACK=1 flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkComponentReadMariaDB$$' \
+	    -benchtime=$(BENCH_API_N)x -count=1 -timeout 20m; } 2>&1 | tee $(STATE)/bench-api.log
 
 ## clean-state: stop what a crashed run left, remove the local stack's data and the pod bridge (keeps the built tools)
 clean-state: build

@@ -27,6 +27,7 @@ const (
 	kindSecret      = "Secret"
 	kindVolume      = "PersistentVolumeClaim"
 	kindPod         = "Pod"
+	kindIngress     = "Ingress" // a route's (routes.go)
 )
 
 // DeleteComponentInput names the component to delete, and whether its volumes go too.
@@ -52,7 +53,7 @@ type DeleteProgress struct {
 }
 
 // DeleteComponent deletes every object of the component, found by its tenant, app and component
-// labels in its namespace: autoscaler, workload, Services, ConfigMaps, Secrets, and its volumes only
+// labels in its namespace: Ingresses, autoscaler, workload, Services, ConfigMaps, Secrets, and its volumes only
 // when asked, with foreground propagation. Then it waits until none of them, and none of the
 // component's pods, remains, heartbeating what is left. A component already gone is deleted at once:
 // the activity is idempotent, and resumes from its heartbeat on retry.
@@ -68,7 +69,7 @@ func (k *Kube) DeleteComponent(ctx context.Context, in DeleteComponentInput) (De
 	}
 	ns := render.Namespace(ref.Tenant)
 	sel := labels.SelectorFromSet(render.ComponentLabels(ref)).String()
-	kinds := []string{kindAutoscaler, kindDeployment, kindStatefulSet, kindService, kindConfigMap, kindSecret}
+	kinds := []string{kindIngress, kindAutoscaler, kindDeployment, kindStatefulSet, kindService, kindConfigMap, kindSecret}
 	if in.DeleteVolumes {
 		kinds = append(kinds, kindVolume)
 	}
@@ -148,6 +149,9 @@ func staleObjects(ref contract.ComponentRef, objs render.Objects) (autoscaler, r
 	}
 	if objs.ConfigMap == nil {
 		rest = append(rest, objectRef{kindConfigMap, render.ConfigMapName(ref)})
+	}
+	if objs.Secret == nil {
+		rest = append(rest, objectRef{kindSecret, render.SecretEnvName(ref)})
 	}
 	if objs.HeadlessService == nil {
 		rest = append(rest, objectRef{kindService, render.HeadlessServiceName(ref)})
@@ -252,6 +256,12 @@ func (k *Kube) list(ctx context.Context, kind, ns, sel string) ([]metav1.Object,
 			return nil, err
 		}
 		return metaOf(l.Items), nil
+	case kindIngress:
+		l, err := c.NetworkingV1().Ingresses(ns).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		return metaOf(l.Items), nil
 	case kindPod:
 		l, err := c.CoreV1().Pods(ns).List(ctx, opts)
 		if err != nil {
@@ -288,6 +298,8 @@ func (k *Kube) get(ctx context.Context, kind, ns, name string) (metav1.Object, e
 		return c.CoreV1().Services(ns).Get(ctx, name, opts)
 	case kindConfigMap:
 		return c.CoreV1().ConfigMaps(ns).Get(ctx, name, opts)
+	case kindSecret:
+		return c.CoreV1().Secrets(ns).Get(ctx, name, opts)
 	}
 	return nil, fmt.Errorf("get %s: unknown kind", kind)
 }
@@ -310,6 +322,8 @@ func (k *Kube) remove(ctx context.Context, kind, ns, name string, opts metav1.De
 		return c.CoreV1().Secrets(ns).Delete(ctx, name, opts)
 	case kindVolume:
 		return c.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, name, opts)
+	case kindIngress:
+		return c.NetworkingV1().Ingresses(ns).Delete(ctx, name, opts)
 	case kindPod:
 		return c.CoreV1().Pods(ns).Delete(ctx, name, opts)
 	}

@@ -26,6 +26,9 @@ type Kube struct {
 	// StuckAfter is how long a pod may stay in an image-pull or crash-loop state before the rollout
 	// fails; default 20 s.
 	StuckAfter time.Duration
+	// SecretEnv opens the secret env version an Apply runs (secret_env.go); *store.Store is one. Nil:
+	// an Apply with secret env fails for good.
+	SecretEnv SecretEnvOpener
 }
 
 // EnsureNamespaceInput names a tenant, and what its namespace allows.
@@ -82,6 +85,10 @@ type ApplyInput struct {
 	Spec      contract.ComponentSpec `json:"spec"`
 	// Dependencies are the components of Spec.DependsOn with their ports (see render.Release).
 	Dependencies []contract.Dependency `json:"dependencies,omitempty"`
+	// SecretEnvVersion is the version of the component's secret env to run (0: none), which Apply
+	// opens from the store by ComponentID: the values are never in the input.
+	SecretEnvVersion int64  `json:"secretEnvVersion,omitempty"`
+	ComponentID      string `json:"componentId,omitempty"`
 }
 
 // ApplyResult says what was applied.
@@ -99,14 +106,19 @@ type ApplyResult struct {
 	Pruned []string `json:"pruned,omitempty"`
 }
 
-// Apply renders the release and applies its objects with server-side apply, in order: ConfigMap,
-// PersistentVolumeClaims, headless Service, Service, workload, HorizontalPodAutoscaler. Then it
+// Apply renders the release and applies its objects with server-side apply, in order: Secret of the
+// secret env (opened from the store here), ConfigMap, PersistentVolumeClaims, headless Service,
+// Service, workload, HorizontalPodAutoscaler. Then it
 // deletes what an earlier release made and this one does not render (the autoscaler first, before the
 // workload takes its replicas back), but never a PersistentVolumeClaim: volumes go only with an
 // explicit delete. Applying the same release again changes nothing.
 func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
+	secretEnv, err := k.openSecretEnv(ctx, in)
+	if err != nil {
+		return ApplyResult{}, err
+	}
 	objs, err := render.Render(render.Release{Ref: in.Ref, ReleaseID: in.ReleaseID, Image: in.Image, Spec: in.Spec,
-		Dependencies: in.Dependencies})
+		Dependencies: in.Dependencies, SecretEnv: secretEnv})
 	if err != nil {
 		return ApplyResult{}, permanent(ErrTypeInvalidSpec, err)
 	}
@@ -115,6 +127,11 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 	staleAutoscaler, stale := staleObjects(in.Ref, objs)
 	if out.Pruned, err = k.prune(ctx, in.Ref, staleAutoscaler); err != nil {
 		return ApplyResult{}, err
+	}
+	if s := objs.Secret; s != nil {
+		if err := k.applySecretEnv(ctx, s); err != nil {
+			return ApplyResult{}, err
+		}
 	}
 	if cm := objs.ConfigMap; cm != nil {
 		if _, err := k.Client.CoreV1().ConfigMaps(ns).Apply(ctx, cm, applyOptions()); err != nil {

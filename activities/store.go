@@ -28,6 +28,10 @@ type RecordReleaseInput struct {
 	OperationID string                 `json:"operationId"`
 	Image       string                 `json:"image"` // repository@sha256:...
 	Spec        contract.ComponentSpec `json:"spec"`
+	// SecretEnvVersion is the secret env version the release ran (0: none).
+	SecretEnvVersion int64 `json:"secretEnvVersion,omitempty"`
+	// Routes are the routes the release ran with.
+	Routes []contract.Route `json:"routes,omitempty"`
 }
 
 // RecordReleaseResult is the recorded release.
@@ -40,7 +44,7 @@ type RecordReleaseResult struct {
 func (s *Store) RecordRelease(ctx context.Context, in RecordReleaseInput) (RecordReleaseResult, error) {
 	r, err := s.Releases.RecordRelease(ctx, store.Release{
 		ID: in.ReleaseID, ComponentID: in.ComponentID, OperationID: in.OperationID,
-		ImageDigest: in.Image, Spec: in.Spec,
+		ImageDigest: in.Image, Spec: in.Spec, SecretEnvVersion: in.SecretEnvVersion, Routes: in.Routes,
 	})
 	if err != nil {
 		err = fmt.Errorf("record release %s: %w", in.ReleaseID, err)
@@ -63,6 +67,10 @@ type LatestReleaseResult struct {
 	ReleaseID string                 `json:"releaseId,omitempty"`
 	Image     string                 `json:"image,omitempty"` // repository@sha256:...
 	Spec      contract.ComponentSpec `json:"spec"`
+	// SecretEnvVersion is the secret env version it ran (0: none), which a failed upgrade restores.
+	SecretEnvVersion int64 `json:"secretEnvVersion,omitempty"`
+	// Routes are the routes it ran with, which a failed upgrade restores.
+	Routes []contract.Route `json:"routes,omitempty"`
 }
 
 // componentReader reads a component's record; *store.Store is one. LatestRelease uses it, when the
@@ -97,5 +105,5 @@ func (s *Store) LatestRelease(ctx context.Context, in LatestReleaseInput) (Lates
 		return LatestReleaseResult{}, nil
 	}
 	r := rels[0]
-	return LatestReleaseResult{Found: true, ReleaseID: r.ID, Image: r.ImageDigest, Spec: r.Spec}, nil
+	return LatestReleaseResult{Found: true, ReleaseID: r.ID, Image: r.ImageDigest, Spec: r.Spec, SecretEnvVersion: r.SecretEnvVersion, Routes: r.Routes}, nil
 }

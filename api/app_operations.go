@@ -1,7 +1,9 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -59,6 +61,16 @@ func (s *Server) startAppOperation(w http.ResponseWriter, r *http.Request, kind 
 	if err != nil {
 		return err
 	}
+	key := r.Header.Get(idempotencyKeyHeader)
+	if key != "" {
+		if p := validateIdempotencyKey(key); p != nil {
+			return p
+		}
+		// A retried request finds the app operation its first try started.
+		if replayed, err := s.replayAppOperation(ctx, w, t, a, contract.AppOperationKind(kind), key); replayed || err != nil {
+			return err
+		}
+	}
 	if err := s.decodeOperationBody(w, r, operationKind{body: body, validate: validate}); err != nil {
 		return err
 	}
@@ -101,7 +113,14 @@ func (s *Server) startAppOperation(w http.ResponseWriter, r *http.Request, kind 
 	appOp, err := s.store.CreateOperation(ctx, store.Operation{
 		ID: appOpID, TenantID: t.ID, AppID: a.ID, Kind: contract.AppOperationKind(kind),
 		WorkflowID: contract.AppOperationWorkflowID(kind, t.Name, a.Name, appOpID), RequestedBy: principal.Name,
+		IdempotencyKey: key,
 	})
+	if errors.Is(err, store.ErrAlreadyExists) && key != "" {
+		// a concurrent request with the same key recorded its operation first: answer that one
+		if replayed, err := s.replayAppOperation(ctx, w, t, a, contract.AppOperationKind(kind), key); replayed || err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("record app %s operation: %w", kind, err)
 	}
@@ -159,6 +178,29 @@ func (s *Server) startAppOperation(w http.ResponseWriter, r *http.Request, kind 
 		Components: opIDs, Order: levels, Links: links,
 	})
 	return nil
+}
+
+// replayAppOperation answers 202 with the app operation recorded with the idempotency key, if there
+// is one for this app and kind (replayed true); a key used for another request is a 422 problem.
+func (s *Server) replayAppOperation(ctx context.Context, w http.ResponseWriter, t store.Tenant, a store.App, kind contract.OperationKind, key string) (bool, error) {
+	op, err := s.store.GetOperationByIdempotencyKey(ctx, t.ID, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if op.AppID != a.ID || op.ComponentID != "" || op.Kind != kind {
+		return false, &Problem{Type: typeIdempotencyKeyReused, Status: http.StatusUnprocessableEntity,
+			Detail: fmt.Sprintf("Idempotency-Key %q was used for operation %s (%s); use a new key for a new request", key, op.ID, op.Kind),
+			Errors: []FieldError{{Field: idempotencyKeyHeader, Reason: "was used for another request"}}}
+	}
+	self := operationPath(t.Name, op.ID)
+	w.Header().Set("Location", self)
+	w.Header().Set("Idempotent-Replayed", "true")
+	writeJSON(w, http.StatusAccepted, appOperationAccepted{OperationID: op.ID, Kind: string(op.Kind), WorkflowID: op.WorkflowID,
+		State: "accepted", Links: map[string]string{"operation": self, "cancel": self + "/cancel"}})
+	return true, nil
 }
 
 // allComponents reads every component of the app, up to maxAppComponents.

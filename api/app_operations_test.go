@@ -148,3 +148,23 @@ func TestAppOperationEmptyApp(t *testing.T) {
 	p := problemOf(t, e.do(request{method: "POST", path: appPath + "/restart"}), http.StatusUnprocessableEntity)
 	require.Equal(t, `app "shop" has no components to restart`, p.Detail)
 }
+
+func TestAppOperationIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seedChain(e)
+	key := map[string]string{"Idempotency-Key": "app-deploy-1"}
+	first := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: appPath + "/deploys", header: key}))
+	again := e.ok(http.StatusAccepted, request{method: "POST", path: appPath + "/deploys", header: key})
+	require.Equal(t, "true", again.Header().Get("Idempotent-Replayed"))
+	replayed := jsonOf(t, again)
+	require.Equal(t, first["operationId"], replayed["operationId"], "the same key answers the same operation")
+	require.Equal(t, "accepted", replayed["state"])
+	require.Len(t, e.wf.apps, 1, "and starts nothing again")
+
+	p := problemOf(t, e.do(request{method: "POST", path: appPath + "/stop", header: key}), 422)
+	require.Equal(t, []string{"Idempotency-Key"}, fields(p))
+	p = problemOf(t, e.do(request{method: "POST", path: webPath + "/deploys", header: key}), 422)
+	require.Contains(t, p.Detail, "was used for operation")
+	problemOf(t, e.do(request{method: "POST", path: appPath + "/deploys", header: map[string]string{"Idempotency-Key": "bad\x01key"}}), 400)
+}

@@ -89,8 +89,14 @@ func (s *Server) getComponent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	se, err := s.store.GetSecretEnv(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	v := newComponentView(t, a, c)
+	v.SecretEnv = &secretEnvSummary{Names: se.Names, Version: se.Version}
 	w.Header().Set("ETag", etagOf(c.Version))
-	writeJSON(w, http.StatusOK, newComponentView(t, a, c))
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 

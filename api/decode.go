@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -98,8 +99,16 @@ func decodeProblem(body []byte, err error) error {
 		p.Detail = fmt.Sprintf("field %q at line %d, column %d %s", field, line, col, reason)
 		return p
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		p := badRequest(name, "unknown field")
+		raw := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(raw)
+		if uerr != nil {
+			name = strings.Trim(raw, `"`)
+		}
+		field := name
+		if field == "" {
+			field = `[""]` // the key "" (found by FuzzDecodeComponentBody): a field error always names one
+		}
+		p := badRequest(field, "unknown field")
 		p.Detail = fmt.Sprintf("unknown field %q: the request accepts only the documented fields", name)
 		return p
 	default:

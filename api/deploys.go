@@ -47,11 +47,19 @@ func (s *Server) createDeploy(w http.ResponseWriter, r *http.Request) error {
 // deployKind answers how a deploy with the request's options starts (its body decodes into req).
 func (s *Server) deployKind(req *deployRequest) operationKind {
 	var deps []contract.Dependency
+	var secretEnv int64 // the secret env version: a number, never values
+	var routes []contract.Route
 	return operationKind{
 		kind: contract.OperationDeploy, workflow: contract.WorkflowDeploy, body: req, validate: req.validate,
 		check: func(ctx context.Context, c store.Component) error {
 			var err error
 			if deps, err = s.dependenciesOf(ctx, c, c.Spec); err != nil {
+				return err
+			}
+			if secretEnv, err = s.secretEnvForDeploy(ctx, c, c.Spec); err != nil {
+				return err
+			}
+			if routes, err = s.routesForDeploy(ctx, c, c.Spec); err != nil {
 				return err
 			}
 			return s.checkImage(ctx, c.Spec.Image)
@@ -60,6 +68,7 @@ func (s *Server) deployKind(req *deployRequest) operationKind {
 			return contract.DeployInput{
 				OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, Spec: o.Component.Spec, RequestedBy: o.RequestedBy,
 				NoRollback: req.NoRollback, RolloutTimeoutSeconds: req.timeout(), Dependencies: deps,
+				SecretEnvVersion: secretEnv, Routes: routes,
 			}
 		},
 	}

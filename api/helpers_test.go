@@ -46,10 +46,11 @@ type fakeWorkflows struct {
 	descErr  error
 	queueErr error // answered by Queue when set
 	// pending makes Enqueue answer as when no worker answered in time: queued, place unknown.
-	pending  bool
-	canceled []string
-	runs     int
-	apps     []contract.AppOperationInput // every app operation started
+	pending   bool
+	canceled  []string
+	runs      int
+	apps      []contract.AppOperationInput // every app operation started
+	tenantOps []tenantStart                // every tenant operation started
 }
 
 type fakeQueue struct {
@@ -205,6 +206,26 @@ func (f *fakeWorkflows) StartApp(_ context.Context, in contract.AppOperationInpu
 	return runID, nil
 }
 
+func (f *fakeWorkflows) StartTenant(_ context.Context, workflow string, kind contract.OperationKind, in contract.TenantOperationInput) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return "", f.startErr
+	}
+	f.tenantOps = append(f.tenantOps, tenantStart{workflow: workflow, kind: kind, in: in})
+	runID := fmt.Sprintf("tenant-run-%d", len(f.tenantOps))
+	wid := contract.TenantOperationWorkflowID(kind, in.Tenant, in.OperationID)
+	f.statuses[wid] = api.OperationStatus{State: api.StateRunning, RunID: runID, OperationID: in.OperationID}
+	return runID, nil
+}
+
+// tenantStart is one tenant operation StartTenant started.
+type tenantStart struct {
+	workflow string
+	kind     contract.OperationKind
+	in       contract.TenantOperationInput
+}
+
 // finish ends the component's running operation with the state and runs the next waiting one.
 func (f *fakeWorkflows) finish(queueWorkflowID string, st api.OperationStatus) {
 	f.mu.Lock()
@@ -293,7 +314,9 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // newEnvWith is newEnv with a real image checker instead of the fake.
 func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 	t.Helper()
-	st, err := store.Open(t.Context(), testStoreConfig(t))
+	dbCfg := testStoreConfig(t)
+	dbCfg.Keyring = testKeyring(t) // for secret env (secret_env_test.go)
+	st, err := store.Open(t.Context(), dbCfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	e := &env{
@@ -321,9 +344,12 @@ func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 const mysqlEnv = "RAINFLOW_TEST_API_MYSQL_DSN"
 
 // testStoreConfig answers a fresh, empty database for one test: a SQLite file, or a new database on
-// the server $RAINFLOW_TEST_API_MYSQL_DSN names.
+// the server $RAINFLOW_TEST_API_MYSQL_DSN (or $RAINFLOW_TEST_API_POSTGRES_DSN, postgres_test.go) names.
 func testStoreConfig(t *testing.T) store.Config {
 	t.Helper()
+	if dsn := os.Getenv(postgresEnv); dsn != "" {
+		return testPostgresConfig(t, dsn)
+	}
 	dsn := os.Getenv(mysqlEnv)
 	if dsn == "" {
 		return store.Config{DSN: filepath.Join(t.TempDir(), "api.db")}

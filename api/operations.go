@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -24,21 +26,157 @@ func (s *Server) listOperations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.writeOperations(w, r, t, store.OperationFilter{TenantID: t.ID, AppID: a.ID, ComponentID: c.ID})
+}
+
+// listAppOperations answers the app's operations, newest first: its app-level ones and every one of
+// its components' (those of components deleted since included).
+func (s *Server) listAppOperations(w http.ResponseWriter, r *http.Request) error {
+	t, a, err := s.appOf(r)
+	if err != nil {
+		return err
+	}
+	return s.writeOperations(w, r, t, store.OperationFilter{TenantID: t.ID, AppID: a.ID})
+}
+
+// listTenantOperations answers every operation of the tenant, newest first.
+func (s *Server) listTenantOperations(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.tenantOf(r)
+	if err != nil {
+		return err
+	}
+	return s.writeOperations(w, r, t, store.OperationFilter{TenantID: t.ID})
+}
+
+// writeOperations answers one page of the operations the scope and the request's filters keep.
+func (s *Server) writeOperations(w http.ResponseWriter, r *http.Request, t store.Tenant, scope store.OperationFilter) error {
+	filter, err := operationFilterOf(r, scope)
+	if err != nil {
+		return err
+	}
 	page, err := pageOf(r)
 	if err != nil {
 		return err
 	}
-	ops, next, err := s.store.ListOperations(r.Context(), c.ID, page)
+	ops, next, err := s.store.ListOperationsWhere(r.Context(), filter, page)
 	if err != nil {
 		return listError(err)
 	}
-	n := names{tenant: t.Name, app: a.Name, component: c.Name}
+	namer := s.newOperationNamer(t)
 	views := make([]operationView, len(ops))
 	for i, op := range ops {
-		views[i] = s.baseView(n, op)
+		views[i] = s.baseView(namer.names(r.Context(), op), op)
 	}
 	writeList(w, r, views, next)
 	return nil
+}
+
+// Query parameters that filter the operation lists.
+const (
+	kindParam        = "kind"
+	requestedByParam = "requestedBy"
+	sinceParam       = "since"
+	untilParam       = "until"
+)
+
+// operationKinds are the kinds the operation lists filter by: the component operations', the app-level
+// ones' and the tenant's. A new kind of operation joins this list (TestOperationKindsListed finds every
+// OperationKind constant of package contract).
+func operationKinds() []contract.OperationKind {
+	kinds := []contract.OperationKind{
+		contract.OperationDeploy, contract.OperationRollback, contract.OperationStart, contract.OperationStop,
+		contract.OperationRestart, contract.OperationScale, contract.OperationDelete, contract.OperationRoutes,
+	}
+	for _, k := range []contract.OperationKind{contract.OperationDeploy, contract.OperationStart, contract.OperationStop, contract.OperationRestart} {
+		kinds = append(kinds, contract.AppOperationKind(k))
+	}
+	return append(kinds, contract.OperationTenantSetup, contract.OperationTenantDelete)
+}
+
+// maxRequestedBy is the longest principal name the requestedBy filter takes (the store keeps 255).
+const maxRequestedBy = 255
+
+// operationFilterOf adds the request's filters to scope: kind (one of operationKinds), requestedBy (a
+// principal's name), since and until (RFC 3339 times that bound the creation time, since inclusive,
+// until exclusive). Each is given at most once; every invalid one is named in one 400 problem.
+func operationFilterOf(r *http.Request, scope store.OperationFilter) (store.OperationFilter, error) {
+	q := r.URL.Query()
+	f := scope
+	var errs fieldErrors
+	one := func(name string) string {
+		values := q[name]
+		if len(values) > 1 {
+			errs.add(name, fmt.Sprintf("is given %d times; give it once", len(values)))
+			return ""
+		}
+		if len(values) == 0 {
+			return ""
+		}
+		if values[0] == "" {
+			errs.add(name, "is empty; leave it out to list every operation")
+		}
+		return values[0]
+	}
+	if kind := one(kindParam); kind != "" {
+		kinds := operationKinds()
+		if slices.Contains(kinds, contract.OperationKind(kind)) {
+			f.Kind = contract.OperationKind(kind)
+		} else {
+			names := make([]string, len(kinds))
+			for i, k := range kinds {
+				names[i] = string(k)
+			}
+			errs.add(kindParam, fmt.Sprintf("%q is not a kind of operation: one of %s", truncate(kind, 64), strings.Join(names, ", ")))
+		}
+	}
+	if by := one(requestedByParam); by != "" {
+		if len(by) > maxRequestedBy || !utf8.ValidString(by) {
+			errs.add(requestedByParam, fmt.Sprintf("must be a principal's name: valid UTF-8, at most %d bytes", maxRequestedBy))
+		} else {
+			f.RequestedBy = by
+		}
+	}
+	timeParam := func(name string) time.Time {
+		v := one(name)
+		if v == "" {
+			return time.Time{}
+		}
+		at, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil || at.Year() < 1 || at.Year() > 9999 {
+			errs.add(name, fmt.Sprintf("%q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", truncate(v, 64)))
+			return time.Time{}
+		}
+		return at
+	}
+	f.Since, f.Until = timeParam(sinceParam), timeParam(untilParam)
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		errs.add(untilParam, fmt.Sprintf("must be later than since (%s): since is inclusive, until exclusive", f.Since.Format(time.RFC3339Nano)))
+	}
+	if len(errs) > 0 {
+		return store.OperationFilter{}, queryProblem(errs)
+	}
+	return f, nil
+}
+
+// queryProblem answers 400 naming every invalid query parameter.
+func queryProblem(errs []FieldError) *Problem {
+	p := badRequest(errs[0].Field, errs[0].Reason)
+	if len(errs) > 1 {
+		p.Detail += fmt.Sprintf(" (and %d more)", len(errs)-1)
+	}
+	p.Errors = errs
+	return p
+}
+
+// truncate shortens what a client sent to at most n bytes (on a rune boundary) for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // Operation states the API knows without a workflow run to describe.
@@ -277,16 +415,43 @@ func (s *Server) operationOf(r *http.Request) (store.Tenant, store.Operation, er
 
 // operationNames answers the names of the operation's app and component; a deleted one has none.
 func (s *Server) operationNames(ctx context.Context, t store.Tenant, op store.Operation) names {
-	n := names{tenant: t.Name}
+	return s.newOperationNamer(t).names(ctx, op)
+}
+
+// operationNamer answers the names of operations' apps and components, reading each app and component
+// once: a list's operations mostly share them.
+type operationNamer struct {
+	s          *Server
+	tenant     store.Tenant
+	apps       map[string]string // by id; "" for one that is gone
+	components map[string]string
+}
+
+func (s *Server) newOperationNamer(t store.Tenant) *operationNamer {
+	return &operationNamer{s: s, tenant: t, apps: map[string]string{}, components: map[string]string{}}
+}
+
+func (o *operationNamer) names(ctx context.Context, op store.Operation) names {
+	n := names{tenant: o.tenant.Name}
 	if op.AppID != "" {
-		if a, err := s.store.GetAppByID(ctx, op.AppID); err == nil {
-			n.app = a.Name
+		name, ok := o.apps[op.AppID]
+		if !ok {
+			if a, err := o.s.store.GetAppByID(ctx, op.AppID); err == nil {
+				name = a.Name
+			}
+			o.apps[op.AppID] = name
 		}
+		n.app = name
 	}
 	if op.ComponentID != "" {
-		if c, err := s.store.GetComponentByID(ctx, op.ComponentID); err == nil {
-			n.component = c.Name
+		name, ok := o.components[op.ComponentID]
+		if !ok {
+			if c, err := o.s.store.GetComponentByID(ctx, op.ComponentID); err == nil {
+				name = c.Name
+			}
+			o.components[op.ComponentID] = name
 		}
+		n.component = name
 	}
 	if n.component == "" && isQueued(op) {
 		// Its component was deleted: the operation's workflow id still names it.

@@ -39,13 +39,17 @@ func (s *Server) appOf(r *http.Request) (store.Tenant, store.App, error) {
 // componentOf answers the tenant, app and component the path names, or a 404 problem naming the
 // missing one.
 func (s *Server) componentOf(r *http.Request) (store.Tenant, store.App, store.Component, error) {
-	t, a, err := s.appOf(r)
+	t, err := s.tenantOf(r)
 	if err != nil {
 		return store.Tenant{}, store.App{}, store.Component{}, err
 	}
+	// app and component in one read: this is every component request's path
 	name := chi.URLParam(r, "component")
-	c, err := s.store.GetComponent(r.Context(), a.ID, name)
+	a, c, err := s.store.GetAppComponent(r.Context(), t.ID, chi.URLParam(r, "app"), name)
 	if errors.Is(err, store.ErrNotFound) {
+		if _, a, err = s.appOf(r); err != nil {
+			return store.Tenant{}, store.App{}, store.Component{}, err // the app is missing
+		}
 		return store.Tenant{}, store.App{}, store.Component{}, notFound("component %q not found in app %q of tenant %q", name, a.Name, t.Name)
 	}
 	return t, a, c, err

@@ -25,12 +25,16 @@ func (req *rollbackRequest) validate() error {
 
 // createRollback starts a Rollback operation that runs the component at one of its earlier releases
 // again: the release's image by digest and its whole spec (env, ports, probes, resources), not only the
-// image. Once the workflow started, the release's spec becomes the component's stored spec, so the next
-// deploy keeps it.
+// image, and its secret env version. Once the workflow started, the release's spec becomes the
+// component's stored spec, and its secret env the component's latest secret env version (a new
+// version with the release's values, when they are not the latest already), so the next deploy keeps
+// them.
 func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 	var req rollbackRequest
 	var rel store.Release
 	var deps []contract.Dependency
+	var restoreSecretEnv func(ctx context.Context, by string) error
+	var restoreRoutes func(ctx context.Context) error
 	return s.startOperation(w, r, operationKind{
 		kind: contract.OperationRollback, workflow: contract.WorkflowRollback,
 		body: &req, bodyRequired: true, validate: req.validate,
@@ -40,6 +44,12 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 			if deps, err = s.dependenciesOf(ctx, c, rel.Spec); err != nil {
+				return err
+			}
+			if restoreSecretEnv, err = s.secretEnvRestore(ctx, c, rel); err != nil {
+				return err
+			}
+			if restoreRoutes, err = s.routesRestore(ctx, c, rel); err != nil {
 				return err
 			}
 			return s.checkImage(ctx, rel.ImageDigest)
@@ -52,9 +62,15 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 				*spec = rel.Spec
 				return true
 			})
+			if err == nil && restoreSecretEnv != nil {
+				err = restoreSecretEnv(ctx, o.RequestedBy)
+			}
+			if err == nil && restoreRoutes != nil {
+				err = restoreRoutes(ctx)
+			}
 			if err != nil {
 				return &Problem{Type: typeStoreUnavailable, Status: http.StatusServiceUnavailable,
-					Detail: fmt.Sprintf("the rollback of component %q started as operation %s, but storing the release's spec failed (%v); "+
+					Detail: fmt.Sprintf("the rollback of component %q started as operation %s, but storing the release's spec, secret env or routes failed (%v); "+
 						"retry the request with the same Idempotency-Key to finish it", o.Component.Name, o.ID, err)}
 			}
 			return nil
@@ -64,7 +80,7 @@ func (s *Server) createRollback(w http.ResponseWriter, r *http.Request) error {
 			spec.Image = rel.ImageDigest
 			return contract.RollbackInput{ToReleaseID: rel.ID, Deploy: contract.DeployInput{
 				OperationID: o.ID, Ref: o.Ref, ComponentID: o.Component.ID, Spec: spec, RequestedBy: o.RequestedBy,
-				Dependencies: deps,
+				Dependencies: deps, SecretEnvVersion: rel.SecretEnvVersion, Routes: rel.Routes,
 			}}
 		},
 	})

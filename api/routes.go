@@ -27,6 +27,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	r.Get(openAPIPath, serveOpenAPI())
 
 	r.Group(func(r chi.Router) {
 		r.Use(authenticate(s.auth), s.audit)
@@ -51,6 +52,7 @@ func (s *Server) routes() http.Handler {
 			r.Use(s.tenantScope)
 			r.Get("/", s.handle(s.getTenant))
 			r.With(requireAdmin).Delete("/", s.handle(s.deleteTenant))
+			r.With(requireAdmin).Patch("/", s.handle(s.patchTenant))
 			r.Get("/members", s.handle(s.listMembers))
 			r.Get("/members/{user}", s.handle(s.getMember))
 			r.With(requireTenantRole(store.RoleAdmin)).Put("/members/{user}", s.handle(s.putMember))
@@ -65,6 +67,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/apps/{app}/start", s.handle(s.createAppStart))
 			r.Post("/apps/{app}/stop", s.handle(s.createAppStop))
 			r.Post("/apps/{app}/restart", s.handle(s.createAppRestart))
+			r.Get("/apps/{app}/operations", s.handle(s.listAppOperations))
 
 			const component = "/apps/{app}/components/{component}"
 			r.Post("/apps/{app}/components", s.handle(s.createComponent))
@@ -72,6 +75,9 @@ func (s *Server) routes() http.Handler {
 			r.Get(component, s.handle(s.getComponent))
 			r.Put(component, s.handle(s.putComponent))
 			r.Delete(component, s.handle(s.createDelete))
+			r.Get(component+"/secret-env", s.handle(s.getSecretEnv))
+			r.Put(component+"/secret-env", s.handle(s.putSecretEnv))
+			r.Patch(component+"/secret-env", s.handle(s.patchSecretEnv))
 			r.Post(component+"/deploys", s.handle(s.createDeploy))
 			r.Post(component+"/rollbacks", s.handle(s.createRollback))
 			r.Post(component+"/start", s.handle(s.createStart))
@@ -80,7 +86,20 @@ func (s *Server) routes() http.Handler {
 			r.Post(component+"/scale", s.handle(s.createScale))
 			r.Get(component+"/operations", s.handle(s.listOperations))
 			r.Get(component+"/releases", s.handle(s.listReleases))
+			r.Get(component+"/versions", s.handle(s.listVersions))
+			r.Post(component+"/routes", s.handle(s.createRoute))
+			r.Get(component+"/routes", s.handle(s.listRoutes))
+			r.Get(component+"/routes/{route}", s.handle(s.getRoute))
+			r.Put(component+"/routes/{route}", s.handle(s.putRoute))
+			r.Delete(component+"/routes/{route}", s.handle(s.deleteRoute))
 
+			r.Post("/certificates", s.handle(s.createCertificate))
+			r.Get("/certificates", s.handle(s.listCertificates))
+			r.Get("/certificates/{certificate}", s.handle(s.getCertificate))
+			r.Put("/certificates/{certificate}", s.handle(s.putCertificate))
+			r.Delete("/certificates/{certificate}", s.handle(s.deleteCertificate))
+
+			r.Get("/operations", s.handle(s.listTenantOperations))
 			r.Get("/operations/{operation}", s.handle(s.getOperation))
 			r.Post("/operations/{operation}/cancel", s.handle(s.cancelOperation))
 		})

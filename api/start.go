@@ -236,16 +236,23 @@ func (s *Server) operationByKey(ctx context.Context, t store.Tenant, c store.Com
 // acceptOperation answers 202 with the operation to follow and where it is in its component's queue;
 // a replay (enq nil) answers without the position, which GET .../operations/{id} tells.
 func (s *Server) acceptOperation(w http.ResponseWriter, t store.Tenant, op store.Operation, enq *contract.EnqueueResult) {
+	w.Header().Set("Location", operationPath(t.Name, op.ID))
+	if enq == nil {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	writeJSON(w, http.StatusAccepted, s.acceptedOperation(t, op, enq))
+}
+
+// acceptedOperation is the view of an operation taken into its queue (see acceptOperation).
+func (s *Server) acceptedOperation(t store.Tenant, op store.Operation, enq *contract.EnqueueResult) operationAccepted {
 	self := operationPath(t.Name, op.ID)
 	links := map[string]string{"operation": self, "cancel": self + "/cancel"}
 	if ui := s.temporalWorkflowLink(op.WorkflowID); ui != "" {
 		links["temporalUI"] = ui
 	}
-	w.Header().Set("Location", self)
 	body := operationAccepted{OperationID: op.ID, Kind: string(op.Kind), WorkflowID: op.WorkflowID, Links: links}
 	switch {
 	case enq == nil:
-		w.Header().Set("Idempotent-Replayed", "true")
 		body.State = "accepted"
 	case enq.Merged:
 		body.State, body.Merged, body.Position = "merged", true, &enq.Position
@@ -258,7 +265,7 @@ func (s *Server) acceptOperation(w http.ResponseWriter, t store.Tenant, op store
 	default:
 		body.State, body.Position = "running", &enq.Position
 	}
-	writeJSON(w, http.StatusAccepted, body)
+	return body
 }
 
 // forgetOperation takes back the record of an operation whose workflow did not start, so that it

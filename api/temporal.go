@@ -86,6 +86,29 @@ func (t *TemporalWorkflows) StartApp(ctx context.Context, in contract.AppOperati
 	return run.GetRunID(), nil
 }
 
+// StartTenant starts an operation on a tenant; its workflow id is its own, so it never waits behind
+// another (a setup reads the tenant's latest settings when it runs).
+func (t *TemporalWorkflows) StartTenant(ctx context.Context, workflow string, kind contract.OperationKind, in contract.TenantOperationInput) (string, error) {
+	id := contract.TenantOperationWorkflowID(kind, in.Tenant, in.OperationID)
+	run, err := t.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                contract.TaskQueueOperations,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo: map[string]any{contract.MemoOperationID: in.OperationID, contract.MemoKind: string(kind),
+			contract.MemoRequestedBy: in.RequestedBy},
+		TypedSearchAttributes: opqueue.OperationSearchAttributes(contract.ComponentRef{Tenant: in.Tenant}, kind, in.RequestedBy),
+		StaticSummary:         fmt.Sprintf("%s %s (operation %s, by %s)", kind, in.Tenant, in.OperationID, opqueue.Initiator(in.RequestedBy)),
+	}, workflow, in)
+	if err != nil {
+		return "", fmt.Errorf("start workflow %s: %w", id, err)
+	}
+	t.logger.InfoContext(ctx, "started tenant workflow", "workflow_id", id, "run_id", run.GetRunID(),
+		"operation_id", in.OperationID, "kind", kind, "tenant", in.Tenant)
+	return run.GetRunID(), nil
+}
+
 // Queue answers the component's queue.
 func (t *TemporalWorkflows) Queue(ctx context.Context, ref contract.ComponentRef) (contract.QueueState, error) {
 	qctx, cancel := context.WithTimeout(ctx, t.queryTimeout)

@@ -1,12 +1,15 @@
 package api_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 func TestCreateTenant(t *testing.T) {
@@ -18,8 +21,20 @@ func TestCreateTenant(t *testing.T) {
 	require.Equal(t, "acme", body["name"])
 	require.Equal(t, "ACME Corp.", body["displayName"])
 	require.NotEmpty(t, body["createdAt"])
+	require.Equal(t, "acme", body["namespace"])
+
+	// creating a tenant sets its namespace up
+	setup := body["operation"].(map[string]any)
+	require.Equal(t, "tenant-setup", setup["kind"])
+	require.Len(t, e.wf.tenantOps, 1)
+	require.Equal(t, contract.WorkflowTenantSetup, e.wf.tenantOps[0].workflow)
+	require.Equal(t, "acme", e.wf.tenantOps[0].in.Tenant)
+	require.Equal(t, "admin", e.wf.tenantOps[0].in.RequestedBy)
+	op := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: setup["href"].(string)}))
+	require.Equal(t, "running", op["state"])
 
 	got := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme"}))
+	delete(body, "operation")
 	require.Equal(t, body, got)
 
 	p := problemOf(t, e.do(request{method: "POST", path: "/v1/tenants", body: `{"name":"acme"}`}), 409)
@@ -145,7 +160,70 @@ func TestDeleteTenant(t *testing.T) {
 	e.ok(http.StatusAccepted, request{method: "DELETE", path: webPath})
 	e.forgetDeleted()
 	e.ok(http.StatusNoContent, request{method: "DELETE", path: "/v1/tenants/acme/apps/shop"})
-	e.ok(http.StatusNoContent, request{method: "DELETE", path: "/v1/tenants/acme"})
+	rec := jsonOf(t, e.ok(http.StatusAccepted, request{method: "DELETE", path: "/v1/tenants/acme"}))
+	require.Equal(t, "tenant-delete", rec["kind"])
+	last := e.wf.tenantOps[len(e.wf.tenantOps)-1]
+	require.Equal(t, contract.WorkflowTenantDelete, last.workflow)
+	tenant, err := e.st.GetTenant(t.Context(), "acme")
+	require.NoError(t, err, "the record stays until the workflow has deleted the namespace")
+	require.Equal(t, tenant.ID, last.in.TenantID)
+
+	// the workflow's last step
+	require.NoError(t, e.st.DeleteTenant(t.Context(), tenant.ID))
 	p = problemOf(t, e.do(request{method: "DELETE", path: "/v1/tenants/acme"}), 404)
 	require.Equal(t, `tenant "acme" not found`, p.Detail)
+
+	// a tenant whose delete cannot start is kept, and the answer says why
+	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants", body: `{"name":"globex"}`})
+	e.wf.startErr = errors.New("temporal is down")
+	p = problemOf(t, e.do(request{method: "DELETE", path: "/v1/tenants/globex"}), 503)
+	require.Contains(t, p.Detail, "temporal is down")
+	e.wf.startErr = nil
+	e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/globex"})
+}
+
+func TestTenantSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rec := jsonOf(t, e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants", body: `{"name":"acme",
+		"quota":{"cpuRequests":"4","memoryLimits":"8Gi","pods":50},"containerDefaults":{"cpuRequest":"50m","memoryLimit":"256Mi"}}`}))
+	require.Equal(t, map[string]any{"cpuRequests": "4", "memoryLimits": "8Gi", "pods": float64(50)}, rec["quota"])
+	require.Equal(t, map[string]any{"cpuRequest": "50m", "memoryLimit": "256Mi"}, rec["containerDefaults"])
+	stored, err := e.st.GetTenant(t.Context(), "acme")
+	require.NoError(t, err)
+	require.Equal(t, contract.TenantQuota{CPURequests: "4", MemoryLimits: "8Gi", Pods: 50}, *stored.Settings.Quota)
+
+	// a change of the display name alone starts nothing; a quota change starts a setup
+	before := len(e.wf.tenantOps)
+	rec = jsonOf(t, e.ok(http.StatusOK, request{method: "PATCH", path: "/v1/tenants/acme", body: `{"displayName":"ACME"}`}))
+	require.Equal(t, "ACME", rec["displayName"])
+	require.Nil(t, rec["operation"])
+	require.Len(t, e.wf.tenantOps, before)
+	rec = jsonOf(t, e.ok(http.StatusOK, request{method: "PATCH", path: "/v1/tenants/acme", body: `{"quota":{"pods":10}}`}))
+	require.Equal(t, map[string]any{"pods": float64(10)}, rec["quota"])
+	require.Equal(t, "tenant-setup", rec["operation"].(map[string]any)["kind"])
+	require.Len(t, e.wf.tenantOps, before+1)
+	require.Equal(t, "ACME", rec["displayName"], "what the patch leaves out stays")
+	require.NotNil(t, rec["containerDefaults"])
+	rec = jsonOf(t, e.ok(http.StatusOK, request{method: "PATCH", path: "/v1/tenants/acme", body: `{"quota":null}`}))
+	require.Nil(t, rec["quota"], "null removes the quota")
+	require.Len(t, e.wf.tenantOps, before+2)
+
+	p := problemOf(t, e.do(request{method: "PATCH", path: "/v1/tenants/acme", body: `{"quota":{"cpuRequests":"lots","pods":-1},
+		"containerDefaults":{"cpuRequest":"2","cpuLimit":"1"}}`}), 422)
+	require.ElementsMatch(t, []string{"quota.cpuRequests", "quota.pods", "containerDefaults.cpuRequest"}, fields(p))
+	p = problemOf(t, e.do(request{method: "POST", path: "/v1/tenants", body: `{"name":"globex","quota":{}}`}), 422)
+	require.Equal(t, []string{"quota"}, fields(p))
+	problemOf(t, e.do(request{method: "PATCH", path: "/v1/tenants/acme", body: `{"owner":"x"}`}), 400)
+
+	// a member, even the tenant's admin, does not change the tenant's quota: platform admins do
+	e.member("ana", "acme", "admin")
+	problemOf(t, e.do(request{method: "PATCH", path: "/v1/tenants/acme", token: e.token("ana"), body: `{"quota":null}`}), 403)
+
+	// a tenant whose setup cannot start is not created
+	e.wf.startErr = errors.New("temporal is down")
+	p = problemOf(t, e.do(request{method: "POST", path: "/v1/tenants", body: `{"name":"initech"}`}), 503)
+	require.Contains(t, p.Detail, "temporal is down")
+	e.wf.startErr = nil
+	problemOf(t, e.do(request{method: "GET", path: "/v1/tenants/initech"}), 404)
 }

@@ -12,17 +12,31 @@ import (
 // by their ids.
 
 type tenantView struct {
-	Name        string            `json:"name"`
-	DisplayName string            `json:"displayName,omitempty"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	Links       map[string]string `json:"links"`
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName,omitempty"`
+	// Namespace is the tenant's Kubernetes namespace.
+	Namespace         string                `json:"namespace"`
+	Quota             *contract.TenantQuota `json:"quota,omitempty"`
+	ContainerDefaults contract.Resources    `json:"containerDefaults,omitzero"`
+	CreatedAt         time.Time             `json:"createdAt"`
+	// Operation is the setup (or delete) the request started, when it started one.
+	Operation *OperationRef     `json:"operation,omitempty"`
+	Links     map[string]string `json:"links"`
 }
 
 func newTenantView(t store.Tenant) tenantView {
 	return tenantView{
-		Name: t.Name, DisplayName: t.DisplayName, CreatedAt: t.CreatedAt,
-		Links: map[string]string{"self": tenantPath(t.Name), "apps": tenantPath(t.Name) + "/apps"},
+		Name: t.Name, DisplayName: t.DisplayName, Namespace: t.Name, Quota: t.Settings.Quota,
+		ContainerDefaults: t.Settings.ContainerDefaults, CreatedAt: t.CreatedAt,
+		Links: map[string]string{"self": tenantPath(t.Name), "apps": tenantPath(t.Name) + "/apps",
+			"members": tenantPath(t.Name) + "/members", "operations": tenantPath(t.Name) + "/operations"},
 	}
+}
+
+// withOperation names the operation the request started.
+func (v tenantView) withOperation(t store.Tenant, op store.Operation) tenantView {
+	v.Operation = &OperationRef{ID: op.ID, WorkflowID: op.WorkflowID, Kind: string(op.Kind), Href: operationPath(t.Name, op.ID)}
+	return v
 }
 
 type appView struct {
@@ -49,6 +63,9 @@ type componentView struct {
 	CreatedAt time.Time              `json:"createdAt"`
 	UpdatedAt time.Time              `json:"updatedAt"`
 	Links     map[string]string      `json:"links"`
+	// SecretEnv names the component's secret env variables, never their values; a GET of the
+	// component only.
+	SecretEnv *secretEnvSummary `json:"secretEnv,omitempty"`
 }
 
 func newComponentView(t store.Tenant, a store.App, c store.Component) componentView {
@@ -59,7 +76,8 @@ func newComponentView(t store.Tenant, a store.App, c store.Component) componentV
 		Links: map[string]string{
 			"self": self, "app": appPath(t.Name, a.Name), "deploys": self + "/deploys",
 			"start": self + "/start", "stop": self + "/stop", "restart": self + "/restart", "scale": self + "/scale",
-			"operations": self + "/operations", "releases": self + "/releases",
+			"operations": self + "/operations", "releases": self + "/releases", "secretEnv": self + "/secret-env",
+			"routes": self + "/routes",
 		},
 	}
 }
@@ -155,13 +173,14 @@ type releaseView struct {
 	OperationID string                 `json:"operationId"`
 	ImageDigest string                 `json:"imageDigest"`
 	Spec        contract.ComponentSpec `json:"spec"`
+	Routes      []contract.Route       `json:"routes,omitempty"` // the routes it ran with
 	CreatedAt   time.Time              `json:"createdAt"`
 	Links       map[string]string      `json:"links"`
 }
 
 func newReleaseView(tenant string, r store.Release) releaseView {
 	return releaseView{
-		ID: r.ID, OperationID: r.OperationID, ImageDigest: r.ImageDigest, Spec: r.Spec, CreatedAt: r.CreatedAt,
+		ID: r.ID, OperationID: r.OperationID, ImageDigest: r.ImageDigest, Spec: r.Spec, Routes: r.Routes, CreatedAt: r.CreatedAt,
 		Links: map[string]string{"operation": operationPath(tenant, r.OperationID)},
 	}
 }

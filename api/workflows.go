@@ -31,6 +31,9 @@ type Workflows interface {
 	Cancel(ctx context.Context, workflowID, runID string) error
 	// StartApp starts an app-level operation's workflow and answers its run id.
 	StartApp(ctx context.Context, in contract.AppOperationInput) (runID string, err error)
+	// StartTenant starts an operation on a tenant (workflow contract.WorkflowTenantSetup or
+	// contract.WorkflowTenantDelete) and answers its run id.
+	StartTenant(ctx context.Context, workflow string, kind contract.OperationKind, in contract.TenantOperationInput) (runID string, err error)
 }
 
 // WorkflowStart is one operation to run.

@@ -193,6 +193,9 @@ type DeployInput struct {
 	ComponentID string        `json:"componentId"` // the store's id, for recording the release
 	Spec        ComponentSpec `json:"spec"`
 	RequestedBy string        `json:"requestedBy,omitempty"`
+	// SecretEnvVersion is the version of the component's secret env the deploy runs (0: none): its
+	// number only, never its values, which the apply reads from the store (see secret_env.go).
+	SecretEnvVersion int64 `json:"secretEnvVersion,omitempty"`
 	// NoRollback keeps a failed upgrade in place instead of going back to the release that ran before.
 	NoRollback bool `json:"noRollback,omitempty"`
 	// RolloutTimeoutSeconds bounds the wait for the rollout; 0 means DefaultRolloutTimeoutSeconds.
@@ -200,6 +203,9 @@ type DeployInput struct {
 	// Dependencies are the components of Spec.DependsOn with their ports, for the environment
 	// variables that tell the component where they are.
 	Dependencies []Dependency `json:"dependencies,omitempty"`
+	// Routes are the component's routes (contract/routes.go) the deploy applies and records with the
+	// release; a rollback's are the release's.
+	Routes []Route `json:"routes,omitempty"`
 }
 
 // DefaultRolloutTimeoutSeconds is how long a rollout may take before the operation fails (and an

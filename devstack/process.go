@@ -23,7 +23,8 @@ type component struct {
 	env     []string // added to the parent's environment
 	ports   []int    // loopback ports it listens on, checked free before a launch
 	health  func(ctx context.Context) error
-	timeout time.Duration // health wait; the supervisor's default when zero
+	timeout time.Duration       // health wait; the supervisor's default when zero
+	cred    *syscall.Credential // the user it runs as; nil: the parent's
 }
 
 // supervisor launches components in their own process groups, records their pids, finds the ones a
@@ -154,7 +155,7 @@ func (s *supervisor) launch(c component) (int, error) {
 	cmd.Env = append(os.Environ(), c.env...)
 	// Own process group: a Ctrl-C in the terminal reaches `rainflow dev`, which stops the stack in order,
 	// and not every child at once.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.cred}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start %s: %w", c.name, err)
 	}

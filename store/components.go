@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -108,4 +109,35 @@ func (s *Store) DeleteComponent(ctx context.Context, id string) error {
 		return fmt.Errorf("delete component %s: %w", id, ErrNotFound)
 	}
 	return nil
+}
+
+// GetAppComponent answers the tenant's app and its component of these names in one read, for the API,
+// whose paths to a component name both. A missing app or component answers ErrNotFound (GetApp says
+// which).
+func (s *Store) GetAppComponent(ctx context.Context, tenantID, app, component string) (App, Component, error) {
+	var row struct {
+		ID           string                 `gorm:"column:id"`
+		TenantID     string                 `gorm:"column:tenant_id"`
+		AppID        string                 `gorm:"column:app_id"`
+		Name         string                 `gorm:"column:name"`
+		Spec         contract.ComponentSpec `gorm:"column:spec;serializer:json"`
+		Version      int64                  `gorm:"column:version"`
+		CreatedAt    time.Time              `gorm:"column:created_at"`
+		UpdatedAt    time.Time              `gorm:"column:updated_at"`
+		AppName      string                 `gorm:"column:app_name"`
+		AppCreatedAt time.Time              `gorm:"column:app_created_at"`
+	}
+	err := s.db.WithContext(ctx).Table("components").
+		Select("components.id, components.tenant_id, components.app_id, components.name, components.spec, "+
+			"components.version, components.created_at, components.updated_at, apps.name AS app_name, apps.created_at AS app_created_at").
+		Joins("JOIN apps ON apps.id = components.app_id").
+		Where("apps.tenant_id = ? AND apps.name = ? AND components.name = ?", tenantID, app, component).
+		Take(&row).Error
+	if err != nil {
+		return App{}, Component{}, fmt.Errorf("get component %q of app %q: %w", component, app, translate(err))
+	}
+	a := appRow{ID: row.AppID, TenantID: row.TenantID, Name: row.AppName, CreatedAt: row.AppCreatedAt}
+	c := componentRow{ID: row.ID, TenantID: row.TenantID, AppID: row.AppID, Name: row.Name, Spec: row.Spec,
+		Version: row.Version, CreatedAt: row.CreatedAt, UpdatedAt: row.UpdatedAt}
+	return a.model(), c.model(), nil
 }

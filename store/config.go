@@ -11,21 +11,24 @@ import (
 
 // Drivers the store speaks.
 const (
-	DriverSQLite = "sqlite"
-	DriverMySQL  = "mysql" // MySQL and MariaDB
+	DriverSQLite   = "sqlite"
+	DriverMySQL    = "mysql"    // MySQL and MariaDB
+	DriverPostgres = "postgres" // PostgreSQL (and the SQL CockroachDB shares with it; not tested on CockroachDB)
 )
 
 // Config says which database the store opens.
 type Config struct {
-	// Driver is DriverSQLite (the default) or DriverMySQL.
+	// Driver is DriverSQLite (the default), DriverMySQL or DriverPostgres.
 	Driver string
 	// DSN is a file path (or "file:" URI) for SQLite, a go-sql-driver DSN
-	// ("user:pass@tcp(host:3306)/rainflow") for MySQL. The store adds what it needs to either:
-	// WAL, a busy timeout and foreign keys for SQLite; parseTime, UTC and utf8mb4 for MySQL.
+	// ("user:pass@tcp(host:3306)/rainflow") for MySQL, a libpq key=value DSN or a URL
+	// ("postgres://user:pass@host:5432/rainflow?sslmode=verify-full") for PostgreSQL. The store adds what
+	// it needs to each: WAL, a busy timeout and foreign keys for SQLite; parseTime, UTC and utf8mb4 for
+	// MySQL; the UTC time zone for PostgreSQL.
 	DSN string
 	// BusyTimeout is how long a SQLite writer waits for the lock before failing. Default 5s.
 	BusyTimeout time.Duration
-	// MaxOpenConns caps the connection pool. Default 10 (MySQL), 4 (SQLite).
+	// MaxOpenConns caps the connection pool. Default 10 (MySQL, PostgreSQL), 4 (SQLite).
 	MaxOpenConns int
 	// SlowQuery is the duration above which a statement is logged as slow. Default 200ms.
 	SlowQuery time.Duration
@@ -65,9 +68,9 @@ func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
 	switch c.Driver {
-	case DriverSQLite, DriverMySQL:
+	case DriverSQLite, DriverMySQL, DriverPostgres:
 	default:
-		errs = append(errs, fmt.Errorf("store driver %q is not one of %q, %q", c.Driver, DriverSQLite, DriverMySQL))
+		errs = append(errs, fmt.Errorf("store driver %q is not one of %q, %q, %q", c.Driver, DriverSQLite, DriverMySQL, DriverPostgres))
 	}
 	if c.DSN == "" {
 		errs = append(errs, errors.New("store DSN is empty"))

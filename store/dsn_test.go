@@ -57,4 +57,9 @@ func TestMySQLDSN(t *testing.T) {
 	require.Contains(t, got, "charset=utf8mb4")
 	require.Contains(t, got, "collation=utf8mb4_bin")
 	require.Contains(t, got, "rainflow:secret@tcp(127.0.0.1:13306)/rainflow")
+	require.Contains(t, got, "interpolateParams=true", "one round trip a query")
+
+	got, err = mysqlDSN("rainflow:secret@tcp(127.0.0.1:13306)/rainflow?interpolateParams=false")
+	require.NoError(t, err)
+	require.NotContains(t, got, "interpolateParams=true", "the DSN's own choice wins")
 }

@@ -12,24 +12,34 @@ import (
 	"gorm.io/gorm"
 )
 
-// migrateLockWait is how long a MySQL migrator waits for another process's migration to finish.
+// migrateLockWait is how long a MySQL or PostgreSQL migrator waits for another process's migration to
+// finish.
 const migrateLockWait = 60 * time.Second
 
 // Migrate applies, in order, the schema steps the database lacks, each once and each in a transaction
-// where the database allows it (SQLite; MySQL commits DDL at once, so its steps are written to be
-// re-runnable). Running it again is a no-op. Several processes may run it at once: SQLite serializes
-// them on its write lock, MySQL on a named lock.
+// where the database allows it (SQLite, PostgreSQL; MySQL commits DDL at once, so its steps are written
+// to be re-runnable). Running it again is a no-op. Several processes may run it at once: SQLite
+// serializes them on its write lock, MySQL on a named lock, PostgreSQL on an advisory lock; the lock is
+// taken before the schema_migrations table is created, since two PostgreSQL sessions creating the same
+// table at once can fail.
 func (s *Store) Migrate(ctx context.Context) error {
 	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		var unlock func()
+		var err error
+		switch s.driver {
+		case DriverMySQL:
+			unlock, err = lockMySQL(conn)
+		case DriverPostgres:
+			unlock, err = lockPostgres(ctx, conn)
+		}
+		if err != nil {
+			return err
+		}
+		if unlock != nil {
+			defer unlock()
+		}
 		if err := conn.Exec(schemaMigrationsTable(s.driver)).Error; err != nil {
 			return fmt.Errorf("create schema_migrations table: %w", err)
-		}
-		if s.driver == DriverMySQL {
-			unlock, err := lockMySQL(conn)
-			if err != nil {
-				return err
-			}
-			defer unlock()
 		}
 
 		applied, err := appliedVersions(conn)
@@ -67,8 +77,14 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 // apply runs one step and records it, unless another migrator recorded it first.
 func (s *Store) apply(ctx context.Context, conn *gorm.DB, step migration) error {
 	statements := step.sqlite
-	if s.driver == DriverMySQL {
+	switch s.driver {
+	case DriverMySQL:
 		statements = step.mysql
+	case DriverPostgres:
+		var err error
+		if statements, err = step.postgresStatements(); err != nil {
+			return err
+		}
 	}
 	err := conn.Transaction(func(tx *gorm.DB) error {
 		var n int64

@@ -5,11 +5,16 @@ package store
 // are exactly what that database needs (MySQL indexes need bounded VARCHARs; SQLite has no DATETIME(6)).
 // Statements are written to be safe to run again (IF NOT EXISTS), because MySQL commits DDL at once and
 // cannot roll a half-applied step back.
+//
+// PostgreSQL runs each step in one transaction. Its statements are usually not written by hand: when
+// postgres is nil they are translated from the sqlite ones (migrations_postgres.go says how, and what it
+// refuses); a step the translation refuses, or one that wants other types there, lists them.
 type migration struct {
-	version int
-	name    string
-	sqlite  []string
-	mysql   []string
+	version  int
+	name     string
+	sqlite   []string
+	mysql    []string
+	postgres []string // nil: translated from sqlite
 }
 
 // mysqlTable is the suffix of every MySQL table: InnoDB for foreign keys and transactions; a binary
@@ -145,12 +150,19 @@ func schemaSteps() []migration {
 			sqlite:  []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME NULL`},
 			mysql:   []string{`ALTER TABLE operations ADD COLUMN canceled_at DATETIME(6) NULL`},
 		},
+		secretEnvMigration(),
+		routesMigration(),
 		accessMigration(),
+		tenantSettingsMigration(),
+		versionsMigration(),
 	}
 }
 
 // schemaMigrationsTable creates the table that records which steps were applied.
 func schemaMigrationsTable(driver string) string {
+	if driver == DriverPostgres {
+		return postgresSchemaMigrations
+	}
 	if driver == DriverMySQL {
 		return `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INT          NOT NULL,

@@ -11,7 +11,9 @@ type Tenant struct {
 	ID          string
 	Name        string // unique
 	DisplayName string
-	CreatedAt   time.Time
+	// Settings are what the tenant's namespace allows: its quota and containers' default resources.
+	Settings  contract.TenantSettings
+	CreatedAt time.Time
 }
 
 // App is a group of components released together.
@@ -65,5 +67,11 @@ type Release struct {
 	OperationID string
 	ImageDigest string // repository@sha256:...
 	Spec        contract.ComponentSpec
-	CreatedAt   time.Time
+	// SecretEnvVersion is the version of the component's secret env the release ran with (0: none), so
+	// that a rollback restores it.
+	SecretEnvVersion int64
+	// Routes are the component's routes the release ran with (contract/routes.go), so that a rollback
+	// restores them.
+	Routes    []contract.Route
+	CreatedAt time.Time
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 // CreateOperation stores a new operation and answers it with its ID (unless set) and CreatedAt set.
@@ -73,6 +75,64 @@ func (s *Store) ListOperations(ctx context.Context, componentID string, page Pag
 		return nil, "", fmt.Errorf("list operations: %w", translate(err))
 	}
 	return models(rows, operationRow.model), next, nil
+}
+
+// OperationFilter says which of a tenant's operations ListOperationsWhere answers. TenantID is
+// required; every other field narrows the list when set.
+type OperationFilter struct {
+	TenantID string
+	// AppID keeps the app's operations: its own (app-level) ones and its components' ones, those of
+	// components deleted since included.
+	AppID string
+	// ComponentID keeps the component's operations.
+	ComponentID string
+	Kind        contract.OperationKind
+	RequestedBy string
+	// Since and Until bound the creation time: Since <= CreatedAt < Until; zero is unbounded.
+	Since, Until time.Time
+}
+
+// ListOperationsWhere answers one page of the operations the filter keeps, newest first, and the next
+// page's cursor; a cursor is a position in the list, so it stays valid whatever filter asks for the
+// next page.
+func (s *Store) ListOperationsWhere(ctx context.Context, f OperationFilter, page Page) ([]Operation, string, error) {
+	if f.TenantID == "" {
+		return nil, "", fmt.Errorf("list operations: tenant is required: %w", ErrInvalid)
+	}
+	q := s.db.WithContext(ctx).Model(&operationRow{}).Where("tenant_id = ?", f.TenantID)
+	if f.AppID != "" {
+		q = q.Where("app_id = ?", f.AppID)
+	}
+	if f.ComponentID != "" {
+		q = q.Where("component_id = ?", f.ComponentID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", string(f.Kind))
+	}
+	if f.RequestedBy != "" {
+		q = q.Where("requested_by = ?", f.RequestedBy)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", ceilMicrosecond(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", ceilMicrosecond(f.Until))
+	}
+	rows, next, err := listNewestFirst(q, page, func(r operationRow) (time.Time, string) { return r.CreatedAt, r.ID })
+	if err != nil {
+		return nil, "", fmt.Errorf("list operations: %w", translate(err))
+	}
+	return models(rows, operationRow.model), next, nil
+}
+
+// ceilMicrosecond answers t in UTC rounded up to the store's precision (see now), so that a bound
+// between two microseconds compares with the stored times as the exact bound would.
+func ceilMicrosecond(t time.Time) time.Time {
+	u := t.UTC()
+	if c := u.Truncate(time.Microsecond); !c.Equal(u) {
+		return c.Add(time.Microsecond)
+	}
+	return u
 }
 
 // SetOperationRunID records the run the operation's workflow started as.

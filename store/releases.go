@@ -24,12 +24,12 @@ func (s *Store) RecordRelease(ctx context.Context, r Release) (Release, error) {
 	db := s.db.WithContext(ctx)
 	row := releaseRow{
 		ID: r.ID, ComponentID: r.ComponentID, OperationID: r.OperationID, ImageDigest: r.ImageDigest,
-		Spec: r.Spec, CreatedAt: now(),
+		Spec: r.Spec, SecretEnvVersion: r.SecretEnvVersion, Routes: r.Routes, CreatedAt: now(),
 	}
 	err := db.Create(&row).Error
 	switch {
 	case err == nil:
-		return row.model(), nil
+		return s.withVersion(ctx, row)
 	case errors.Is(err, gorm.ErrForeignKeyViolated):
 		return Release{}, fmt.Errorf("record release %s: component %s: %w", r.ID, r.ComponentID, ErrNotFound)
 	case !errors.Is(err, gorm.ErrDuplicatedKey):
@@ -44,7 +44,17 @@ func (s *Store) RecordRelease(ctx context.Context, r Release) (Release, error) {
 		return Release{}, fmt.Errorf("record release %s: recorded before for component %s, operation %s, image %s: %w",
 			r.ID, stored.ComponentID, stored.OperationID, stored.ImageDigest, ErrConflict)
 	}
-	return stored.model(), nil
+	return s.withVersion(ctx, stored)
+}
+
+// withVersion records the release's image as one of its component's versions (once per digest) and
+// answers the release. A retry of a release recorded before its version was records the version then.
+func (s *Store) withVersion(ctx context.Context, row releaseRow) (Release, error) {
+	if _, err := s.RecordVersion(ctx, Version{ComponentID: row.ComponentID, ImageDigest: row.ImageDigest,
+		SourceKind: SourceImage, Source: row.Spec.Image, OperationID: row.OperationID}); err != nil {
+		return Release{}, fmt.Errorf("record release %s: %w", row.ID, err)
+	}
+	return row.model(), nil
 }
 
 // GetRelease answers the release with this id.

@@ -14,12 +14,18 @@ type tenantRow struct {
 	Name        string    `gorm:"column:name"`
 	DisplayName string    `gorm:"column:display_name"`
 	CreatedAt   time.Time `gorm:"column:created_at"`
+	// Settings: migration 6; NULL (rows from before it) reads as no settings.
+	Settings *contract.TenantSettings `gorm:"column:settings;serializer:json"`
 }
 
 func (tenantRow) TableName() string { return "tenants" }
 
 func (r tenantRow) model() Tenant {
-	return Tenant{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, CreatedAt: r.CreatedAt.UTC()}
+	t := Tenant{ID: r.ID, Name: r.Name, DisplayName: r.DisplayName, CreatedAt: r.CreatedAt.UTC()}
+	if r.Settings != nil {
+		t.Settings = *r.Settings
+	}
+	return t
 }
 
 type appRow struct {
@@ -95,6 +101,10 @@ type releaseRow struct {
 	ImageDigest string                 `gorm:"column:image_digest"`
 	Spec        contract.ComponentSpec `gorm:"column:spec;serializer:json"`
 	CreatedAt   time.Time              `gorm:"column:created_at"`
+	// SecretEnvVersion: migration 3
+	SecretEnvVersion int64 `gorm:"column:secret_env_version"`
+	// Routes: migration 4
+	Routes []contract.Route `gorm:"column:routes;serializer:json"`
 }
 
 func (releaseRow) TableName() string { return "releases" }
@@ -102,7 +112,7 @@ func (releaseRow) TableName() string { return "releases" }
 func (r releaseRow) model() Release {
 	return Release{
 		ID: r.ID, ComponentID: r.ComponentID, OperationID: r.OperationID, ImageDigest: r.ImageDigest,
-		Spec: r.Spec, CreatedAt: r.CreatedAt.UTC(),
+		Spec: r.Spec, SecretEnvVersion: r.SecretEnvVersion, Routes: r.Routes, CreatedAt: r.CreatedAt.UTC(),
 	}
 }
 

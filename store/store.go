@@ -1,5 +1,5 @@
 // Package store keeps Rainflow's metadata (tenants, apps, components, operations, releases) in a SQL
-// database through gorm: SQLite by default, MySQL/MariaDB in production. Its schema is created by
+// database through gorm: SQLite by default, MySQL/MariaDB or PostgreSQL in production. Its schema is created by
 // numbered migrations that Open applies; its errors are the typed ones in errors.go.
 package store
 
@@ -66,11 +66,18 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxOpenConns(1) // every connection to :memory: is a database of its own
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	// Keep every connection the pool may open: database/sql keeps 2 idle by default, so under
+	// concurrent requests the others were closed after each query and opened again for the next (a
+	// MySQL handshake; a SQLite open that parses the schema again; a PostgreSQL server process).
+	sqlDB.SetMaxIdleConns(cfg.MaxOpenConns)
 
 	s := &Store{db: db, driver: cfg.Driver, cfg: cfg}
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
+	}
+	if cfg.Driver == DriverPostgres {
+		s.warnUnlessBytewise(ctx)
 	}
 	if cfg.Driver == DriverSQLite && wantsWAL(cfg.DSN) {
 		if err := s.enableWAL(ctx); err != nil {
@@ -109,11 +116,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Driver names the database the store speaks to: DriverSQLite or DriverMySQL.
+// Driver names the database the store speaks to: DriverSQLite, DriverMySQL or DriverPostgres.
 func (s *Store) Driver() string { return s.driver }
 
-// now is the store's clock: UTC at microsecond precision, which both SQLite and MySQL's DATETIME(6) keep
-// exactly, so a time read back equals the time written.
+// now is the store's clock: UTC at microsecond precision, which SQLite, MySQL's DATETIME(6) and
+// PostgreSQL's TIMESTAMPTZ keep exactly, so a time read back equals the time written.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func newDialector(cfg Config) (gorm.Dialector, error) {
@@ -124,6 +131,8 @@ func newDialector(cfg Config) (gorm.Dialector, error) {
 			return nil, err
 		}
 		return mysql.New(mysql.Config{DSN: dsn}), nil
+	case DriverPostgres:
+		return postgresDialector(cfg)
 	default:
 		return sqlite.Open(sqliteDSN(cfg.DSN, cfg.BusyTimeout)), nil
 	}
@@ -188,6 +197,11 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	if c.Collation == "" || c.Collation == "utf8mb4_general_ci" {
 		c.Collation = "utf8mb4_bin"
+	}
+	if !strings.Contains(dsn, "interpolateParams=") {
+		// One round trip a query: without it the driver prepares, executes and closes a statement on
+		// the server for every query with arguments (three packets, two waits). Safe with utf8mb4.
+		c.InterpolateParams = true
 	}
 	return c.FormatDSN(), nil
 }

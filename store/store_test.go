@@ -13,7 +13,7 @@ import (
 
 func openSQLite(t *testing.T, path string) *store.Store {
 	t.Helper()
-	st, err := store.Open(t.Context(), store.Config{Driver: store.DriverSQLite, DSN: path})
+	st, err := store.Open(t.Context(), store.Config{Driver: store.DriverSQLite, DSN: path, Keyring: storetest.Keyring()})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	return st

@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 // CreateTenant stores a new tenant and answers it with its ID and CreatedAt set. A tenant with the same
@@ -15,7 +18,7 @@ func (s *Store) CreateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	if t.Name == "" {
 		return Tenant{}, fmt.Errorf("create tenant: name is empty: %w", ErrInvalid)
 	}
-	row := tenantRow{ID: newID(), Name: t.Name, DisplayName: t.DisplayName, CreatedAt: now()}
+	row := tenantRow{ID: newID(), Name: t.Name, DisplayName: t.DisplayName, CreatedAt: now(), Settings: &t.Settings}
 	if err := s.db.WithContext(ctx).Create(&row).Error; err != nil {
 		return Tenant{}, fmt.Errorf("create tenant %q: %w", t.Name, translate(err))
 	}
@@ -38,6 +41,28 @@ func (s *Store) GetTenantByID(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, translate(err))
 	}
 	return row.model(), nil
+}
+
+// UpdateTenant stores the tenant's display name and settings (its name never changes) and answers it.
+func (s *Store) UpdateTenant(ctx context.Context, t Tenant) (Tenant, error) {
+	res := s.db.WithContext(ctx).Model(&tenantRow{}).Where("id = ?", t.ID).
+		Updates(map[string]any{"display_name": t.DisplayName, "settings": settingsJSON(t.Settings)})
+	if res.Error != nil {
+		return Tenant{}, fmt.Errorf("update tenant %s: %w", t.ID, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		// MySQL counts changed rows only: tell "unchanged" from "missing"
+		if _, err := s.GetTenantByID(ctx, t.ID); err != nil {
+			return Tenant{}, fmt.Errorf("update tenant %s: %w", t.ID, err)
+		}
+	}
+	return s.GetTenantByID(ctx, t.ID)
+}
+
+// settingsJSON is the settings column's value (Updates with a map bypasses the serializer).
+func settingsJSON(v contract.TenantSettings) string {
+	b, _ := json.Marshal(v) // plain structs always marshal
+	return string(b)
 }
 
 // ListTenants answers one page of tenants ordered by name, and the cursor of the next page ("" after

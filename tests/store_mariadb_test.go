@@ -30,7 +30,7 @@ func TestStoreMariaDB(t *testing.T) {
 	require.NoError(t, first.Close())
 
 	storetest.Run(t, func(t *testing.T) *store.Store {
-		st, err := store.Open(t.Context(), store.Config{Driver: store.DriverMySQL, DSN: dsn})
+		st, err := store.Open(t.Context(), store.Config{Driver: store.DriverMySQL, DSN: dsn, Keyring: storetest.Keyring()})
 		require.NoError(t, err)
 		t.Cleanup(func() { require.NoError(t, st.Close()) })
 		return st

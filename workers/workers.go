@@ -17,6 +17,9 @@ type Activities struct {
 	Kube     *activities.Kube
 	Registry *activities.Registry
 	Store    *activities.Store
+	// Routes applies components' routes and certificates; nil serves none (a deploy of a component
+	// with routes then fails at its "apply routes" step, and so does a Routes operation).
+	Routes *activities.Routes
 	// Operations queues and follows component operations for the app-level operations; nil serves
 	// one over the worker's own Temporal client.
 	Operations *activities.Operations
@@ -51,6 +54,9 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 	w.RegisterActivity(acts.Kube)
 	w.RegisterActivity(acts.Registry)
 	w.RegisterActivity(acts.Store)
+	if acts.Routes != nil {
+		w.RegisterActivity(acts.Routes)
+	}
 	if acts.Operations == nil {
 		acts.Operations = &activities.Operations{Client: c}
 	}

@@ -55,6 +55,9 @@ func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.De
 		return contract.DeployResult{}, err
 	}
 	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate}
+	if compensate {
+		d.routes = workflow.GetVersion(ctx, changeRoutes, workflow.DefaultVersion, 1) >= 1
+	}
 	workflow.GetLogger(ctx).Info("deploy started", "kind", kind, "tenant", in.Ref.Tenant, "app", in.Ref.App,
 		"component", in.Ref.Component, "operation", in.OperationID)
 
@@ -69,12 +72,18 @@ func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.De
 	if err != nil {
 		return contract.DeployResult{}, err
 	}
+	routes := d.routesStep(prev)
 	applied, err := d.apply(in.OperationID, image, in.Spec)
 	if err != nil {
 		return contract.DeployResult{}, d.rollBack(prev, err)
 	}
 	if err := d.waitRollout(applied); err != nil {
 		return contract.DeployResult{}, d.rollBack(prev, err)
+	}
+	if routes {
+		if err := d.pr.run(StepApplyRoutes, func() error { return d.applyRoutes(d.ctx, in.OperationID, in.Spec, in.Routes) }); err != nil {
+			return contract.DeployResult{}, d.rollBack(prev, err)
+		}
 	}
 	if err := d.recordRelease(image); err != nil {
 		return contract.DeployResult{}, err

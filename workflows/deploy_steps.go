@@ -29,6 +29,8 @@ type deployRun struct {
 	in         contract.DeployInput
 	pr         *progress
 	compensate bool // the run goes back to the previous release on failure (changeCompensation)
+	// routes: the run applies its routes (changeRoutes, routes.go); routesTouched once it tried to.
+	routes, routesTouched bool
 }
 
 func (d *deployRun) short() workflow.Context { return workflow.WithActivityOptions(d.ctx, shortCall) }
@@ -73,6 +75,7 @@ func (d *deployRun) apply(releaseID, image string, spec contract.ComponentSpec) 
 	err := d.pr.run(StepApply, func() error {
 		return workflow.ExecuteActivity(d.short(), kubeActs.Apply, activities.ApplyInput{
 			Ref: d.in.Ref, ReleaseID: releaseID, Image: image, Spec: spec, Dependencies: d.in.Dependencies,
+			ComponentID: d.in.ComponentID, SecretEnvVersion: d.in.SecretEnvVersion,
 		}).Get(d.ctx, &applied)
 	})
 	d.pr.detail(StepApply, "deployment "+applied.Namespace+"/"+applied.Deployment)
@@ -109,7 +112,7 @@ func (d *deployRun) recordRelease(image string) error {
 	return d.pr.run(StepRecordRelease, func() error {
 		return workflow.ExecuteActivity(d.short(), storeActs.RecordRelease, activities.RecordReleaseInput{
 			ReleaseID: d.in.OperationID, ComponentID: d.in.ComponentID, OperationID: d.in.OperationID,
-			Image: image, Spec: d.in.Spec,
+			Image: image, Spec: d.in.Spec, SecretEnvVersion: d.in.SecretEnvVersion, Routes: d.in.Routes,
 		}).Get(d.ctx, nil)
 	})
 }
@@ -127,11 +130,15 @@ func (d *deployRun) rollBack(prev activities.LatestReleaseResult, cause error) e
 		var applied activities.ApplyResult
 		err := workflow.ExecuteActivity(back.short(), kubeActs.Apply, activities.ApplyInput{
 			Ref: d.in.Ref, ReleaseID: prev.ReleaseID, Image: prev.Image, Spec: prev.Spec, Dependencies: d.in.Dependencies,
+			ComponentID: d.in.ComponentID, SecretEnvVersion: prev.SecretEnvVersion,
 		}).Get(ctx, &applied)
 		if err != nil {
 			return err
 		}
-		return back.wait(ctx, applied, &activities.WaitRolloutResult{})
+		if err := back.wait(ctx, applied, &activities.WaitRolloutResult{}); err != nil || !d.routesTouched {
+			return err
+		}
+		return d.applyRoutes(ctx, prev.ReleaseID, prev.Spec, prev.Routes)
 	})
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s; going back to release %s failed too: %s",

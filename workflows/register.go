@@ -20,6 +20,9 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Scale, workflowOptions(contract.WorkflowScale))
 	r.RegisterWorkflowWithOptions(Rollback, workflowOptions(contract.WorkflowRollback))
 	r.RegisterWorkflowWithOptions(Delete, workflowOptions(contract.WorkflowDelete))
+	r.RegisterWorkflowWithOptions(TenantSetup, workflowOptions(contract.WorkflowTenantSetup))
+	r.RegisterWorkflowWithOptions(TenantDelete, workflowOptions(contract.WorkflowTenantDelete))
+	r.RegisterWorkflowWithOptions(Routes, workflowOptions(contract.WorkflowRoutes))
 	r.RegisterWorkflowWithOptions(ComponentQueue, workflowOptions(contract.WorkflowComponentQueue))
 	r.RegisterWorkflowWithOptions(AppOperation, workflowOptions(contract.WorkflowAppOperation))
 }

@@ -63,6 +63,7 @@ func check(r Release) error {
 				a.MinReplicas, a.MaxReplicas, contract.MaxReplicas, a.CPUUtilizationPercent))
 		}
 	}
+	errs = append(errs, checkSecretEnv(r)...)
 	deps := map[string]bool{}
 	for i, d := range s.DependsOn {
 		switch {

@@ -3,7 +3,6 @@ package render
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -27,8 +26,8 @@ func renderContainer(r Release) (*corev1ac.ContainerApplyConfiguration, error) {
 	for _, p := range r.Spec.Ports {
 		c.WithPorts(corev1ac.ContainerPort().WithName(portName(p)).WithContainerPort(p.Port).WithProtocol(protocol(p)))
 	}
-	for _, e := range env(r) {
-		c.WithEnv(corev1ac.EnvVar().WithName(e.Name).WithValue(e.Value))
+	for _, e := range containerEnv(r) {
+		c.WithEnv(e)
 	}
 	res, err := resources(r.Spec.Resources)
 	if err != nil {
@@ -52,13 +51,27 @@ func renderContainer(r Release) (*corev1ac.ContainerApplyConfiguration, error) {
 	return c, nil
 }
 
+// containerEnv is the container's environment by name: env, and the secret env read from its Secret.
+func containerEnv(r Release) []*corev1ac.EnvVarApplyConfiguration {
+	var out []*corev1ac.EnvVarApplyConfiguration
+	for _, e := range env(r) {
+		out = append(out, corev1ac.EnvVar().WithName(e.Name).WithValue(e.Value))
+	}
+	out = append(out, secretEnvVars(r)...)
+	sort.SliceStable(out, func(i, j int) bool { return *out[i].Name < *out[j].Name })
+	return out
+}
+
 // env is the component's own environment and its dependencies' hosts and ports, by name. A
-// dependency's variable never replaces one the component sets itself.
+// dependency's variable never replaces one the component sets itself, in its env or its secret env.
 func env(r Release) []contract.EnvVar {
 	out := append([]contract.EnvVar(nil), r.Spec.Env...)
 	taken := map[string]bool{}
 	for _, e := range out {
 		taken[e.Name] = true
+	}
+	for name := range r.SecretEnv.Values {
+		taken[name] = true
 	}
 	add := func(name, value string) {
 		if !taken[name] {
@@ -99,20 +112,7 @@ func dependencies(r Release) []contract.Dependency {
 
 // envName is s upper-cased with every character but letters and digits as "_", and a leading "_"
 // before a digit: "order-db" becomes ORDER_DB.
-func envName(s string) string {
-	var b strings.Builder
-	if s != "" && s[0] >= '0' && s[0] <= '9' {
-		b.WriteByte('_')
-	}
-	for _, c := range strings.ToUpper(s) {
-		if (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') {
-			b.WriteRune(c)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
+func envName(s string) string { return contract.EnvName(s) }
 
 // mounts are the container's volume mounts, by path: each config file on its own (subPath), and
 // each volume.

@@ -25,11 +25,14 @@ type Release struct {
 	// Dependencies are the components of Spec.DependsOn with their ports. A component of DependsOn
 	// missing here still gets its <DEP>_HOST variable, its ports being unknown.
 	Dependencies []contract.Dependency
+	// SecretEnv is the secret env version the release runs, opened (see secret_env.go).
+	SecretEnv SecretEnv
 }
 
 // Objects are a release's objects, in the order they are applied; a nil field (or an empty list) is an
 // object the release does not have.
 type Objects struct {
+	Secret    *corev1ac.SecretApplyConfiguration    // the secret env (SecretEnvName)
 	ConfigMap *corev1ac.ConfigMapApplyConfiguration // the config files
 	// Volumes are the PersistentVolumeClaims of a stateless component, by name; a stateful component's
 	// claims are the StatefulSet's volumeClaimTemplates.
@@ -153,7 +156,7 @@ func Render(r Release) (Objects, error) {
 	if err != nil {
 		return Objects{}, fmt.Errorf("render %s: %w", name, err)
 	}
-	objs := Objects{ConfigMap: configMap(r)}
+	objs := Objects{Secret: secretEnv(r), ConfigMap: configMap(r)}
 	pod := podTemplate(r, container, objs.ConfigMap)
 	if r.Spec.Stateful {
 		objs.HeadlessService = headlessService(r)

@@ -43,6 +43,9 @@ func TestName(t *testing.T) {
 // names lists the objects in apply order, as Kind/name.
 func names(o Objects) string {
 	var out []string
+	if o.Secret != nil {
+		out = append(out, "Secret/"+*o.Secret.Name)
+	}
 	if o.ConfigMap != nil {
 		out = append(out, "ConfigMap/"+*o.ConfigMap.Name)
 	}

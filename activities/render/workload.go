@@ -30,6 +30,9 @@ func podTemplate(r Release, c *corev1ac.ContainerApplyConfiguration, cm *corev1a
 	if cm != nil {
 		tmpl.WithAnnotations(map[string]string{AnnotationConfigChecksum: configChecksum(cm.Data)})
 	}
+	if a := secretEnvAnnotations(r); a != nil {
+		tmpl.WithAnnotations(a)
+	}
 	return tmpl
 }
 

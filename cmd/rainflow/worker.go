@@ -80,9 +80,10 @@ func runWorker(ctx context.Context, args []string) error {
 	defer closeAll()
 
 	w := workers.NewOperations(tc, workers.Activities{
-		Kube:     &activities.Kube{Client: kube},
+		Kube:     &activities.Kube{Client: kube, SecretEnv: st},
 		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
 		Store:    &activities.Store{Releases: st},
+		Routes:   &activities.Routes{Client: kube, Store: st},
 	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities, StopTimeout: cfg.StopTimeout})
 	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
@@ -163,8 +164,9 @@ func (a *workerAdmin) close() {
 
 // defineDB defines the metadata database flags shared by the api and the worker.
 func defineDB(f *flags, db *store.Config) {
-	f.str(&db.Driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite or mysql")
-	f.str(&db.DSN, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql)")
+	f.str(&db.Driver, "db-driver", "RAINFLOW_DB_DRIVER", "sqlite", "metadata database: sqlite, mysql (MySQL, MariaDB) or postgres (PostgreSQL)")
+	f.str(&db.DSN, "db-dsn", "RAINFLOW_DB_DSN", ".rainflow/rainflow.db", "metadata database DSN (a file for sqlite; user:pass@tcp(host:3306)/db?parseTime=true for mysql; "+
+		"postgres://user:pass@host:5432/db?sslmode=verify-full or host=... user=... dbname=... for postgres)")
 	var keys string
 	f.str(&keys, "encryption-keys", "RAINFLOW_ENCRYPTION_KEYS", "",
 		"keys that encrypt secrets at rest, id:base64 (32 bytes), comma-separated, the first one seals; without one, writing a secret fails")

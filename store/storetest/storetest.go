@@ -1,5 +1,5 @@
 // Package storetest is the store's conformance suite: every database the store supports must pass it.
-// store_test.go runs it against SQLite; tests/ runs it against a real MariaDB.
+// store_test.go runs it against SQLite; tests/ runs it against a real MariaDB and a real PostgreSQL.
 package storetest
 
 import (
@@ -33,10 +33,20 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{name: "Operations", run: testOperations},
 		{name: "OperationIdempotencyKeys", run: testIdempotencyKeys},
 		{name: "OperationPagination", run: testOperationPagination},
+		{name: "OperationLists", run: testOperationLists},
+		{name: "AppComponent", run: testAppComponent},
 		{name: "Releases", run: testReleases},
+		{name: "Certificates", run: testCertificates},
+		{name: "Routes", run: testRoutes},
+		{name: "ReleaseRoutes", run: testReleaseRoutes},
+		{name: "SecretEnv", run: testSecretEnv},
+		{name: "SecretEnvConcurrency", run: testSecretEnvConcurrency},
+		{name: "SecretEnvGoesWithComponent", run: testSecretEnvGoesWithComponent},
 		{name: "UsersAndTokens", run: testUsersAndTokens},
 		{name: "Memberships", run: testMemberships},
 		{name: "Audit", run: testAudit},
+		{name: "TenantSettings", run: testTenantSettings},
+		{name: "Versions", run: testVersions},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {

@@ -1,0 +1,273 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rainflow/rainflow/contract"
+)
+
+// TestRoutes gives a component a certificate and HTTP routes through the API and checks what a user
+// would see: the first deploy applies the routes as Ingresses of class rainflow with a kubernetes.io/tls
+// Secret; the gateway sends a request with a route's host to the component's pods; a route added to
+// the running component takes effect by a Routes operation, without a redeploy, and is recorded in a
+// new release; a deleted route's Ingress goes (and the TLS Secret once no route uses its certificate);
+// a certificate in use cannot be deleted. The key is never in an API answer, in the metadata database
+// in plaintext, or in any event of the component's workflows. With RAINFLOW_RECORD_HISTORY_DIR=<dir>
+// it writes the deploy's and a Routes operation's histories to <dir>/deploy-routes.json and
+// <dir>/routes.json, for the replay tests.
+func TestRoutes(t *testing.T) {
+	require.True(t, stack.RealNode, "needs the real node: %s", stack.RealNodeReason)
+	ctx := testContext(t)
+	api := newAPIClient(stack.APIURL, stack.APIToken)
+	kube := kubeClient(t)
+	tenant := uniqueName("routes")
+	body := "routed " + tenant + "\n"
+	pushHTTPD(t, ctx, "routes/web", "v1", body)
+	api.must(t, http.StatusCreated, "POST", "/v1/tenants", map[string]any{"name": tenant}, nil)
+	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps", map[string]any{"name": "shop"}, nil)
+	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps/shop/components",
+		map[string]any{"name": "web", "spec": webSpec(stack.RegistryAddr + "/routes/web:v1")}, nil)
+	comp := "/v1/tenants/" + tenant + "/apps/shop/components/web"
+	certs := "/v1/tenants/" + tenant + "/certificates"
+	domain := tenant + ".example.test"
+	www, apiHost := "www."+domain, "api."+domain
+	tc, err := client.DialContext(ctx, client.Options{HostPort: stack.TemporalAddr, Namespace: stack.Namespace})
+	require.NoError(t, err)
+	defer tc.Close()
+	record := func(name, workflowID string) {
+		if dir := os.Getenv("RAINFLOW_RECORD_HISTORY_DIR"); dir != "" {
+			recordHistory(t, ctx, tc, workflowID, "", filepath.Join(dir, name))
+		}
+	}
+
+	// a certificate: a wildcard of the tenant's domain, self-signed; its key never comes back
+	certPEM, keyPEM := selfSigned(t, "*."+domain)
+	secretLine := strings.Split(strings.TrimSpace(keyPEM), "\n")[1] // key material no answer may hold
+	r := api.must(t, http.StatusCreated, "POST", certs, map[string]any{"name": "wild", "certPEM": certPEM, "keyPEM": keyPEM}, nil)
+	require.NotContains(t, string(r.Body), secretLine)
+	var cert struct {
+		SANs          []string `json:"sans"`
+		ExpiresInDays int      `json:"expiresInDays"`
+		Expired       bool     `json:"expired"`
+	}
+	require.NoError(t, jsonUnmarshal(r.Body, &cert))
+	require.Equal(t, []string{"*." + domain}, cert.SANs)
+	require.False(t, cert.Expired)
+	require.Equal(t, 29, cert.ExpiresInDays)
+
+	// a route of a component never deployed queues nothing: the first deploy applies it
+	var written struct {
+		Name      string    `json:"name"`
+		Operation *accepted `json:"operation"`
+	}
+	api.must(t, http.StatusCreated, "POST", comp+"/routes",
+		map[string]any{"name": "www", "host": www, "portName": "http", "certificate": "wild"}, &written)
+	require.Nil(t, written.Operation)
+
+	var deploy accepted
+	api.must(t, http.StatusAccepted, "POST", comp+"/deploys", nil, &deploy)
+	op := waitOperation(t, api, tenant, deploy.OperationID, 3*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+	require.Equal(t, []string{"resolve image", "ensure namespace", "read current release", "apply", "wait for rollout", "apply routes", "record release"},
+		stepNamesOf(op))
+	record("deploy-routes.json", op.WorkflowID)
+
+	ing, err := kube.NetworkingV1().Ingresses(tenant).Get(ctx, "shop-web-www", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, contract.IngressClass, *ing.Spec.IngressClassName)
+	require.Equal(t, www, ing.Spec.Rules[0].Host)
+	backend := ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service
+	require.Equal(t, "shop-web", backend.Name)
+	require.Equal(t, "http", backend.Port.Name)
+	require.Equal(t, []networkingv1.IngressTLS{{Hosts: []string{www}, SecretName: "shop-web-tls-wild"}}, ing.Spec.TLS)
+	require.Equal(t, deploy.OperationID, ing.Labels[contract.LabelRelease])
+	secret, err := kube.CoreV1().Secrets(tenant).Get(ctx, "shop-web-tls-wild", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, corev1.SecretTypeTLS, secret.Type)
+	require.Equal(t, certPEM, string(secret.Data[corev1.TLSCertKey]))
+	require.Equal(t, keyPEM, string(secret.Data[corev1.TLSPrivateKeyKey]))
+
+	// the gateway sends the route's host to the pods
+	requireGateway(t, www, http.StatusOK, body)
+	requireGateway(t, apiHost, http.StatusNotFound, "")
+
+	// a route added to the running component: a Routes operation, no redeploy
+	api.must(t, http.StatusCreated, "POST", comp+"/routes",
+		map[string]any{"name": "api", "host": apiHost, "path": "/", "pathType": "Prefix", "port": 8080, "certificate": "wild", "forceHttps": true}, &written)
+	require.NotNil(t, written.Operation)
+	op = waitOperation(t, api, tenant, written.Operation.OperationID, 2*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+	require.Equal(t, []string{"read current release", "read routes", "apply routes", "record release"}, stepNamesOf(op))
+	record("routes.json", op.WorkflowID)
+	routesOp := op.WorkflowID
+	ing, err = kube.NetworkingV1().Ingresses(tenant).Get(ctx, "shop-web-api", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "true", ing.Annotations[contract.AnnotationForceHTTPS])
+	requireGateway(t, apiHost, http.StatusOK, body)
+	dep, err := kube.AppsV1().Deployments(tenant).Get(ctx, "shop-web", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, deploy.OperationID, dep.Labels[contract.LabelRelease], "the workload is not redeployed")
+
+	var releases struct {
+		Items []struct {
+			ID          string           `json:"id"`
+			ImageDigest string           `json:"imageDigest"`
+			Routes      []contract.Route `json:"routes"`
+		} `json:"items"`
+	}
+	api.must(t, http.StatusOK, "GET", comp+"/releases", nil, &releases)
+	require.Len(t, releases.Items, 2)
+	require.Equal(t, written.Operation.OperationID, releases.Items[0].ID, "the Routes operation recorded a release")
+	require.Equal(t, releases.Items[1].ImageDigest, releases.Items[0].ImageDigest, "of the same image")
+	require.Len(t, releases.Items[0].Routes, 2)
+	require.Len(t, releases.Items[1].Routes, 1)
+
+	// a certificate in use is not deleted
+	p := problemOf(t, api.do(t, "DELETE", certs+"/wild", nil), http.StatusConflict)
+	require.Contains(t, p.Detail, "shop/web/api")
+
+	// deleting a route takes its Ingress off the gateway; the TLS Secret stays while a route uses it
+	var deleted struct {
+		Operation *accepted `json:"operation"`
+	}
+	api.must(t, http.StatusOK, "DELETE", comp+"/routes/www", nil, &deleted)
+	op = waitOperation(t, api, tenant, deleted.Operation.OperationID, 2*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+	requireGone(t, func() error {
+		_, err := kube.NetworkingV1().Ingresses(tenant).Get(ctx, "shop-web-www", metav1.GetOptions{})
+		return err
+	})
+	_, err = kube.CoreV1().Secrets(tenant).Get(ctx, "shop-web-tls-wild", metav1.GetOptions{})
+	require.NoError(t, err, "route api still uses the certificate")
+	requireGateway(t, www, http.StatusNotFound, "")
+
+	api.must(t, http.StatusOK, "DELETE", comp+"/routes/api", nil, &deleted)
+	op = waitOperation(t, api, tenant, deleted.Operation.OperationID, 2*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+	requireGone(t, func() error {
+		_, err := kube.NetworkingV1().Ingresses(tenant).Get(ctx, "shop-web-api", metav1.GetOptions{})
+		return err
+	})
+	requireGone(t, func() error {
+		_, err := kube.CoreV1().Secrets(tenant).Get(ctx, "shop-web-tls-wild", metav1.GetOptions{})
+		return err
+	})
+	api.must(t, http.StatusNoContent, "DELETE", certs+"/wild", nil, nil)
+
+	// the key is in the database only sealed
+	if stack.DBDriver == "sqlite" {
+		var db []byte
+		for _, path := range []string{stack.DBDSN, stack.DBDSN + "-wal"} {
+			raw, err := os.ReadFile(path)
+			if !os.IsNotExist(err) {
+				require.NoError(t, err)
+			}
+			db = append(db, raw...)
+		}
+		require.True(t, bytes.Contains(db, []byte(domain)), "the database holds the routes (the check reads the right files)")
+		require.False(t, bytes.Contains(db, []byte(secretLine)), "the database holds the certificate's key in plaintext")
+	} else {
+		t.Logf("the stack's database is %s: its file is not checked", stack.DBDriver)
+	}
+
+	// no event of the component's workflows holds the key
+	ids := []string{contract.ComponentWorkflowID(contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}), routesOp,
+		contract.OperationWorkflowID(contract.OperationDeploy, contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}, deploy.OperationID)}
+	events := 0
+	for _, id := range ids {
+		iter := tc.GetWorkflowHistory(ctx, id, "", false, 0)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			require.NoError(t, err)
+			events++
+			raw, err := proto.Marshal(ev)
+			require.NoError(t, err)
+			text, err := protojson.Marshal(ev)
+			require.NoError(t, err)
+			require.False(t, bytes.Contains(raw, []byte(secretLine)) || bytes.Contains(text, []byte(secretLine)),
+				"event %d (%s) of workflow %s holds the certificate's key", ev.GetEventId(), ev.GetEventType(), id)
+		}
+	}
+	t.Logf("checked %d events of %d workflows: no key", events, len(ids))
+	require.Greater(t, events, 20)
+}
+
+// selfSigned answers a self-signed certificate for the host, valid 30 days, and its key, PEM.
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	require.NoError(t, err)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30*24*time.Hour - time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	require.NoError(t, err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+}
+
+// requireGateway waits until the gateway answers a request for host with the status (and body, when
+// given): it sees Kubernetes changes by its watch, a moment after they are made.
+func requireGateway(t *testing.T, host string, status int, body string) {
+	t.Helper()
+	httpc := &http.Client{Timeout: 5 * time.Second}
+	var last string
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequest("GET", stack.GatewayURL+"/index.html", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := httpc.Do(req)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = resp.Status + ": " + string(got)
+		return resp.StatusCode == status && (body == "" || string(got) == body)
+	}, 30*time.Second, 200*time.Millisecond, "the gateway does not answer %d for host %s; last: %s", status, host, last)
+}
+
+// requireGone waits until get answers NotFound.
+func requireGone(t *testing.T, get func() error) {
+	t.Helper()
+	require.Eventually(t, func() bool { return apierrors.IsNotFound(get()) }, 30*time.Second, 200*time.Millisecond)
+}
+
+func stepNamesOf(op operation) []string {
+	var names []string
+	for _, s := range op.Steps {
+		names = append(names, s.Name)
+	}
+	return names
+}
