@@ -47,20 +47,8 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	apps, next, err := s.store.ListApps(r.Context(), t.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]appView, len(apps))
-	for i, a := range apps {
-		views[i] = newAppView(t, a)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.App, string, error) { return s.store.ListApps(r.Context(), t.ID, p) },
+		func(a store.App) appView { return newAppView(t, a) })
 }
 
 func (s *Server) getApp(w http.ResponseWriter, r *http.Request) error {

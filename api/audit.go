@@ -88,20 +88,7 @@ func auditFilterOf(r *http.Request) (store.AuditFilter, error) {
 }
 
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, f store.AuditFilter) error {
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	events, next, err := s.store.ListAudit(r.Context(), f, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]auditEventView, len(events))
-	for i, e := range events {
-		views[i] = newAuditEventView(e)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.AuditEvent, string, error) { return s.store.ListAudit(r.Context(), f, p) }, newAuditEventView)
 }
 
 // listTenantAudit answers the tenant's audit trail, newest first (tenant admins).

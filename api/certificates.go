@@ -111,21 +111,11 @@ func (s *Server) listCertificates(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	certs, next, err := s.store.ListCertificates(r.Context(), t.ID, page)
-	if err != nil {
-		return listError(err)
-	}
 	now := time.Now()
-	views := make([]certificateView, len(certs))
-	for i, c := range certs {
-		views[i] = newCertificateView(t, c, now)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Certificate, string, error) {
+		return s.store.ListCertificates(r.Context(), t.ID, p)
+	},
+		func(c store.Certificate) certificateView { return newCertificateView(t, c, now) })
 }
 
 func (s *Server) getCertificate(w http.ResponseWriter, r *http.Request) error {

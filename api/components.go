@@ -68,20 +68,10 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	components, next, err := s.store.ListComponents(r.Context(), a.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]componentView, len(components))
-	for i, c := range components {
-		views[i] = newComponentView(t, a, c)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Component, string, error) {
+		return s.store.ListComponents(r.Context(), a.ID, p)
+	},
+		func(c store.Component) componentView { return newComponentView(t, a, c) })
 }
 
 func (s *Server) getComponent(w http.ResponseWriter, r *http.Request) error {

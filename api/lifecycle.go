@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 
 	"github.com/rainflow/rainflow/contract"
 	"github.com/rainflow/rainflow/store"
@@ -67,17 +68,26 @@ func restartKind() operationKind {
 }
 
 // scaleRequest is the body of POST .../scale.
+// scaleRequest is the body of POST .../scale: replicas (horizontal), resources (vertical), or both.
 type scaleRequest struct {
 	Replicas *int32 `json:"replicas"`
+	// Resources replace the component's requests and limits: a rolling deploy of the changed spec.
+	Resources *contract.Resources `json:"resources"`
 }
 
 func (req *scaleRequest) validate() error {
+	var errs fieldErrors
 	switch {
-	case req.Replicas == nil:
-		return validationProblem("scale request", []FieldError{{Field: "replicas", Reason: "is required"}})
-	case *req.Replicas < 0 || *req.Replicas > contract.MaxReplicas:
-		return validationProblem("scale request", []FieldError{{Field: "replicas",
-			Reason: fmt.Sprintf("must be between 0 and %d", contract.MaxReplicas)}})
+	case req.Replicas == nil && req.Resources == nil:
+		errs.add("replicas", "is required (or resources, for a vertical scale)")
+	case req.Replicas != nil && (*req.Replicas < 0 || *req.Replicas > contract.MaxReplicas):
+		errs.add("replicas", fmt.Sprintf("must be between 0 and %d", contract.MaxReplicas))
+	}
+	if req.Resources != nil {
+		validateResources(&errs, "resources", *req.Resources)
+	}
+	if len(errs) > 0 {
+		return validationProblem("scale request", errs)
 	}
 	return nil
 }
@@ -85,11 +95,23 @@ func (req *scaleRequest) validate() error {
 // createScale queues a Scale operation. Once it is queued, the new replicas are stored in the
 // component's spec, so the next deploy keeps them. Storing them only then (rather than before) means a
 // refused scale changes nothing.
+//
+// With resources (a vertical scale) it is a rolling deploy of the spec with the new resources (and
+// replicas, when given): queued as a scale operation that runs the Deploy workflow, so a failed one
+// goes back to the release that ran before; the spec is stored once the operation is queued.
 func (s *Server) createScale(w http.ResponseWriter, r *http.Request) error {
 	var req scaleRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if err := req.validate(); err != nil {
+		return err
+	}
+	if req.Resources != nil {
+		return s.startOperation(w, r, s.verticalScaleKind(&req))
+	}
 	return s.startOperation(w, r, operationKind{
 		kind: contract.OperationScale, workflow: contract.WorkflowScale,
-		body: &req, bodyRequired: true, validate: req.validate,
 		started: func(ctx context.Context, o startingOperation) error {
 			if err := s.storeReplicas(ctx, o.Component, *req.Replicas); err != nil {
 				return &Problem{Type: typeStoreUnavailable, Status: http.StatusServiceUnavailable,
@@ -103,6 +125,51 @@ func (s *Server) createScale(w http.ResponseWriter, r *http.Request) error {
 				Replicas: *req.Replicas, RequestedBy: o.RequestedBy}
 		},
 	})
+}
+
+// verticalScaleKind answers how a vertical scale starts: a deploy of the component's spec with the
+// request's resources (and replicas), checked as a deploy is.
+func (s *Server) verticalScaleKind(req *scaleRequest) operationKind {
+	deploy := s.deployKind(&deployRequest{})
+	scaled := func(spec contract.ComponentSpec) contract.ComponentSpec {
+		spec.Resources = *req.Resources
+		if req.Replicas != nil {
+			spec.Replicas = *req.Replicas
+		}
+		return spec
+	}
+	return operationKind{
+		kind: contract.OperationScale, workflow: contract.WorkflowDeploy,
+		check: func(ctx context.Context, c store.Component) error {
+			c.Spec = scaled(c.Spec)
+			var errs fieldErrors
+			validateResources(&errs, "resources", c.Spec.Resources)
+			if len(errs) > 0 {
+				return validationProblem("scale request", errs)
+			}
+			return deploy.check(ctx, c)
+		},
+		started: func(ctx context.Context, o startingOperation) error {
+			err := s.storeSpec(ctx, o.Component, "resources", func(spec *contract.ComponentSpec) bool {
+				next := scaled(*spec)
+				if reflect.DeepEqual(next, *spec) {
+					return false
+				}
+				*spec = next
+				return true
+			})
+			if err != nil {
+				return &Problem{Type: typeStoreUnavailable, Status: http.StatusServiceUnavailable,
+					Detail: fmt.Sprintf("the scale of component %q started as operation %s, but storing its resources failed (%v); "+
+						"retry the request with the same Idempotency-Key to finish it", o.Component.Name, o.ID, err)}
+			}
+			return nil
+		},
+		input: func(o startingOperation) any {
+			o.Component.Spec = scaled(o.Component.Spec)
+			return deploy.input(o)
+		},
+	}
 }
 
 // storeSpecAttempts bounds how often storeSpec reads a component that changed under it again.

@@ -303,3 +303,28 @@ func TestComponentLinksLifecycle(t *testing.T) {
 		require.Equal(t, webPath+"/"+op, links[op])
 	}
 }
+
+func TestVerticalScale(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	rec := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/scale",
+		body: `{"resources": {"cpuRequest": "100m", "cpuLimit": "500m", "memoryLimit": "256Mi"}, "replicas": 2}`}))
+	require.Equal(t, "scale", rec["kind"])
+	start := e.wf.lastStart()
+	require.Equal(t, contract.WorkflowDeploy, start.Workflow, "a vertical scale is a rolling deploy of the new resources")
+	in := start.Input.(contract.DeployInput)
+	want := contract.Resources{CPURequest: "100m", CPULimit: "500m", MemoryLimit: "256Mi"}
+	require.Equal(t, want, in.Spec.Resources)
+	require.Equal(t, int32(2), in.Spec.Replicas)
+	c := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: webPath}))
+	spec := c["spec"].(map[string]any)
+	require.Equal(t, map[string]any{"cpuRequest": "100m", "cpuLimit": "500m", "memoryLimit": "256Mi"}, spec["resources"], "the spec keeps them")
+	require.EqualValues(t, 2, spec["replicas"])
+
+	p := problemOf(t, e.do(request{method: "POST", path: webPath + "/scale", body: `{"resources": {"cpuRequest": "2", "cpuLimit": "1"}}`}), 422)
+	require.Equal(t, []string{"resources.cpuRequest"}, fields(p))
+	p = problemOf(t, e.do(request{method: "POST", path: webPath + "/scale", body: `{}`}), 422)
+	require.Equal(t, []string{"replicas"}, fields(p))
+	problemOf(t, e.do(request{method: "POST", path: webPath + "/scale", body: `{"resources": {"gpu": "1"}}`}), 400)
+}

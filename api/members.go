@@ -23,20 +23,10 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ms, next, err := s.store.ListMembers(r.Context(), t.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]membershipView, len(ms))
-	for i, m := range ms {
-		views[i] = newMembershipView(t.Name, m.UserName, m)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Membership, string, error) {
+		return s.store.ListMembers(r.Context(), t.ID, p)
+	},
+		func(m store.Membership) membershipView { return newMembershipView(t.Name, m.UserName, m) })
 }
 
 // memberUser answers the user the path names, or a 404 problem.

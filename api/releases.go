@@ -2,6 +2,8 @@ package api
 
 import (
 	"net/http"
+
+	"github.com/rainflow/rainflow/store"
 )
 
 // listReleases answers the component's releases, newest first: what ran, by image digest and spec.
@@ -10,18 +12,6 @@ func (s *Server) listReleases(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	releases, next, err := s.store.ListReleases(r.Context(), c.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]releaseView, len(releases))
-	for i, rel := range releases {
-		views[i] = newReleaseView(t.Name, rel)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Release, string, error) { return s.store.ListReleases(r.Context(), c.ID, p) },
+		func(rel store.Release) releaseView { return newReleaseView(t.Name, rel) })
 }

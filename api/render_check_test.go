@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -327,6 +328,28 @@ func (c *checker) workload(selector *metav1.LabelSelector, t corev1.PodTemplateS
 			if (name == "livenessProbe" || name == "startupProbe") && pr.SuccessThreshold > 1 {
 				c.add(pp+".successThreshold", "must be 1")
 			}
+		}
+	}
+}
+
+// TestRenderedProblems: the checks pass what a valid spec renders, and catch what the apiserver would
+// refuse.
+func TestRenderedProblems(t *testing.T) {
+	t.Parallel()
+	objs, err := renderSpec("acme", "shop", "web", validSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := renderedProblems(objs); len(errs) > 0 {
+		t.Fatalf("a valid spec's objects: %v", errs)
+	}
+	objs.Deployment.Spec.Template.Spec.Containers[0].WithName("Not_A_Label")
+	objs.Service.Spec.Ports[0].WithPort(0)
+	objs.Deployment.Spec.Template.Labels["bad key!"] = "x"
+	errs := strings.Join(renderedProblems(objs), "\n")
+	for _, want := range []string{"containers[0].name", "service.spec.ports[0].port", "template.metadata.labels"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("no problem about %s in:\n%s", want, errs)
 		}
 	}
 }

@@ -38,6 +38,25 @@ func writeList[T any](w http.ResponseWriter, r *http.Request, items []T, next st
 	writeJSON(w, http.StatusOK, list[T]{Items: items, NextCursor: next})
 }
 
+// serveList answers one page of a list: the page the query asks for (pageOf), read by fetch and each
+// item shown by view.
+func serveList[M, V any](w http.ResponseWriter, r *http.Request, fetch func(store.Page) ([]M, string, error), view func(M) V) error {
+	page, err := pageOf(r)
+	if err != nil {
+		return err
+	}
+	items, next, err := fetch(page)
+	if err != nil {
+		return listError(err)
+	}
+	views := make([]V, len(items))
+	for i, m := range items {
+		views[i] = view(m)
+	}
+	writeList(w, r, views, next)
+	return nil
+}
+
 // pageOf reads the limit and cursor query parameters.
 func pageOf(r *http.Request) (store.Page, error) {
 	q := r.URL.Query()

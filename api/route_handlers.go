@@ -92,20 +92,8 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	routes, next, err := s.store.ListRoutes(r.Context(), c.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]routeView, len(routes))
-	for i, route := range routes {
-		views[i] = newRouteView(t, a, c, route)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Route, string, error) { return s.store.ListRoutes(r.Context(), c.ID, p) },
+		func(route store.Route) routeView { return newRouteView(t, a, c, route) })
 }
 
 func (s *Server) getRoute(w http.ResponseWriter, r *http.Request) error {

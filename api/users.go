@@ -84,20 +84,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	users, next, err := s.store.ListUsers(r.Context(), page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]userView, len(users))
-	for i, u := range users {
-		views[i] = newUserView(u)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.User, string, error) { return s.store.ListUsers(r.Context(), p) }, newUserView)
 }
 
 // userOf answers the user the path names, if the caller is a platform admin or that user; anyone
@@ -173,20 +160,10 @@ func (s *Server) listUserMemberships(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	ms, next, err := s.store.ListMemberships(r.Context(), u.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]membershipView, len(ms))
-	for i, m := range ms {
-		views[i] = newMembershipView(m.TenantName, u.Name, m)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Membership, string, error) {
+		return s.store.ListMemberships(r.Context(), u.ID, p)
+	},
+		func(m store.Membership) membershipView { return newMembershipView(m.TenantName, u.Name, m) })
 }
 
 // Token lifetimes.

@@ -40,18 +40,6 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := pageOf(r)
-	if err != nil {
-		return err
-	}
-	versions, next, err := s.store.ListVersions(r.Context(), c.ID, page)
-	if err != nil {
-		return listError(err)
-	}
-	views := make([]versionView, len(versions))
-	for i, v := range versions {
-		views[i] = newVersionView(t.Name, v)
-	}
-	writeList(w, r, views, next)
-	return nil
+	return serveList(w, r, func(p store.Page) ([]store.Version, string, error) { return s.store.ListVersions(r.Context(), c.ID, p) },
+		func(v store.Version) versionView { return newVersionView(t.Name, v) })
 }

@@ -104,6 +104,22 @@ func TestLifecycle(t *testing.T) {
 	lc.run("deploy", web+"/deploys", nil, "succeeded")
 	require.ElementsMatch(t, after, lc.requireServing(3, body), "a deploy of the same spec after a restart must not restart pods")
 
+	// vertical scale: new requests and limits, rolled out as a deploy; the spec keeps them
+	vs := lc.run("vertical-scale", web+"/scale", map[string]any{"resources": map[string]any{"cpuRequest": "30m", "memoryLimit": "96Mi"}}, "succeeded")
+	for _, st := range vs.Steps {
+		require.Equal(t, contract.StepSucceeded, st.State, "vertical scale step %s: %s", st.Name, st.Error)
+	}
+	for _, name := range lc.requireServing(3, body) {
+		pod, err := kube.CoreV1().Pods(tenant).Get(ctx, name, metav1.GetOptions{})
+		require.NoError(t, err)
+		res := pod.Spec.Containers[0].Resources
+		require.Equal(t, "30m", res.Requests.Cpu().String(), "pod %s", name)
+		require.Equal(t, "96Mi", res.Limits.Memory().String(), "pod %s", name)
+	}
+	api.must(t, http.StatusOK, "GET", web, nil, &comp)
+	require.Equal(t, "30m", comp.Spec.Resources.CPURequest)
+	require.Equal(t, int32(3), comp.Spec.Replicas)
+
 	// stop: no pod remains; the Deployment, at zero replicas, and the Service stay
 	stop := lc.run("stop", web+"/stop", nil, "succeeded")
 	requireSteps(t, stop, "scale", "wait for pods to stop")
