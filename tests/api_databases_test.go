@@ -57,4 +57,3 @@ func TestAPIOnRealDatabases(t *testing.T) {
 		run(t, "RAINFLOW_TEST_API_POSTGRES_DSN="+db.DSN(name))
 	})
 }
-
