@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rainflow/rainflow/api"
 	"github.com/rainflow/rainflow/store"
 )
 
@@ -232,4 +234,33 @@ func (e *env) routes(t *testing.T) []route {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].pattern+out[i].method < out[j].pattern+out[j].method })
 	return out
+}
+
+// TestTokenCacheAcrossProcesses: a token revoked through one API process is refused by another once
+// that one's token cache expires (at once without a cache), and by the first at once.
+func TestTokenCacheAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	e.member("ana", "acme", "viewer")
+	ana := e.token("ana")
+	other := func(ttl time.Duration) http.Handler {
+		return api.New(api.Config{AdminToken: adminToken, TokenCacheTTL: ttl}, e.st, newFakeWorkflows(), e.images, nil).Handler()
+	}
+	cached, uncached := other(time.Hour), other(-1)
+	get := func(h http.Handler) int {
+		r := httptest.NewRequestWithContext(t.Context(), "GET", "/v1/me", nil)
+		r.Header.Set("Authorization", "Bearer "+ana)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	require.Equal(t, http.StatusOK, get(cached))
+	require.Equal(t, http.StatusOK, get(uncached))
+
+	tokens := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: "/v1/users/ana/tokens"}))["items"].([]any)
+	e.ok(http.StatusNoContent, request{method: "DELETE", path: "/v1/users/ana/tokens/" + tokens[0].(map[string]any)["id"].(string)})
+	problemOf(t, e.do(request{method: "GET", path: "/v1/me", token: ana}), 401)
+	require.Equal(t, http.StatusUnauthorized, get(uncached), "without a cache the revocation counts at once")
+	require.Equal(t, http.StatusOK, get(cached), "another process trusts its cache until the TTL")
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rainflow/rainflow/store"
@@ -38,6 +39,7 @@ const tokenPrefix = "rft_"
 type authenticator struct {
 	configured []tokenDigest
 	users      userSource
+	cache      *tokenCache
 }
 
 // userSource is the part of the store the authenticator reads.
@@ -52,7 +54,7 @@ type tokenDigest struct {
 }
 
 func newAuthenticator(cfg Config, users userSource) *authenticator {
-	a := &authenticator{users: users}
+	a := &authenticator{users: users, cache: newTokenCache(cfg.TokenCacheTTL)}
 	if cfg.AdminToken != "" {
 		a.configured = append(a.configured, tokenDigest{
 			principal: Principal{Name: adminPrincipal, Admin: true, Via: viaConfigToken},
@@ -104,7 +106,11 @@ func (a *authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if !strings.HasPrefix(token, tokenPrefix) {
 		return Principal{}, ErrBadCredentials
 	}
-	t, u, err := a.users.TokenByDigest(r.Context(), hex.EncodeToString(digest[:]))
+	key := hex.EncodeToString(digest[:])
+	if p, ok := a.cache.get(key); ok {
+		return p, nil
+	}
+	t, u, err := a.users.TokenByDigest(r.Context(), key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Principal{}, ErrBadCredentials
@@ -115,7 +121,73 @@ func (a *authenticator) Authenticate(r *http.Request) (Principal, error) {
 	case t.ExpiresAt != nil && !time.Now().Before(*t.ExpiresAt):
 		return Principal{}, fmt.Errorf("%w: token %q of user %q expired at %s", ErrBadCredentials, t.Name, u.Name, t.ExpiresAt.Format(time.RFC3339))
 	}
-	return Principal{Name: u.Name, UserID: u.ID, Admin: u.Admin, Via: viaToken}, nil
+	p := Principal{Name: u.Name, UserID: u.ID, Admin: u.Admin, Via: viaToken}
+	a.cache.put(key, p, t.ExpiresAt)
+	return p, nil
+}
+
+// forgetUser drops the cached tokens of the user (its token was revoked, or it was deleted), so that
+// this process refuses them at once.
+func (a *authenticator) forgetUser(userID string) { a.cache.forgetUser(userID) }
+
+// tokenCache keeps tokens the store vouched for, for a few seconds, so that a client's requests do not
+// each look their token up. A revocation through this process takes effect at once; through another
+// API process, within the TTL. Memberships are not cached: a changed role counts at once.
+type tokenCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedToken // by token digest
+}
+
+type cachedToken struct {
+	principal Principal
+	until     time.Time
+}
+
+// maxCachedTokens bounds the cache; a full cache starts over.
+const maxCachedTokens = 10_000
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, m: map[string]cachedToken{}}
+}
+
+func (c *tokenCache) get(key string) (Principal, bool) {
+	if c.ttl <= 0 {
+		return Principal{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || !time.Now().Before(e.until) {
+		return Principal{}, false
+	}
+	return e.principal, true
+}
+
+func (c *tokenCache) put(key string, p Principal, expires *time.Time) {
+	if c.ttl <= 0 {
+		return
+	}
+	until := time.Now().Add(c.ttl)
+	if expires != nil && expires.Before(until) {
+		until = *expires
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedTokens {
+		clear(c.m)
+	}
+	c.m[key] = cachedToken{principal: p, until: until}
+}
+
+func (c *tokenCache) forgetUser(userID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, e := range c.m {
+		if e.principal.UserID == userID {
+			delete(c.m, k)
+		}
+	}
 }
 
 // clientCertificate answers the user a verified client certificate names by its subject's common name.

@@ -51,6 +51,10 @@ type Config struct {
 	// ClientAuth is "require" (the default with a ClientCAFile: a client without a valid certificate
 	// cannot connect) or "optional" (a certificate is verified when given; bearer tokens work without).
 	ClientAuth string
+	// TokenCacheTTL is how long a user's token the store vouched for is trusted without asking the
+	// store again: a token revoked through another API process is refused within it (through this one,
+	// at once). Default 5s; negative: no cache.
+	TokenCacheTTL time.Duration
 	// AllowInsecureHTTP lets the API serve plain HTTP on an address other than loopback. Without it,
 	// such a listen address needs TLS: tokens must not cross a network in clear text.
 	AllowInsecureHTTP bool
@@ -72,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.TokenCacheTTL == 0 {
+		c.TokenCacheTTL = 5 * time.Second
 	}
 	if c.ClientAuth == "" && c.ClientCAFile != "" {
 		c.ClientAuth = ClientAuthRequire

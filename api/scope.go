@@ -36,26 +36,16 @@ func (s *Server) tenantScope(next http.Handler) http.Handler {
 		p, _ := PrincipalFrom(ctx)
 		name := chi.URLParam(r, "tenant")
 		hidden := notFound("tenant %q not found", name)
-		t, err := s.store.GetTenant(ctx, name)
+		t, role, err := s.store.TenantAccess(ctx, name, p.UserID)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return hidden
 		case err != nil:
 			return err
-		}
-		role := store.RoleAdmin
-		if !p.Admin {
-			if p.UserID == "" {
-				return hidden
-			}
-			m, err := s.store.GetMembership(ctx, t.ID, p.UserID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				return hidden
-			case err != nil:
-				return err
-			}
-			role = m.Role
+		case p.Admin:
+			role = store.RoleAdmin
+		case role == "":
+			return hidden
 		}
 		if n := notesOf(ctx); n != nil {
 			n.tenant, n.role = t, role

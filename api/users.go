@@ -122,6 +122,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	s.forgetTokens(u.ID)
 	s.logger.InfoContext(r.Context(), "deleted user", "user", u.Name, "request_id", RequestIDFrom(r.Context()))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -289,7 +290,15 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.forgetTokens(u.ID)
 	s.logger.InfoContext(r.Context(), "revoked token", "user", u.Name, "token", t.Name, "token_id", t.ID, "request_id", RequestIDFrom(r.Context()))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// forgetTokens makes this process ask the store again for the user's tokens (see tokenCache).
+func (s *Server) forgetTokens(userID string) {
+	if a, ok := s.auth.(*authenticator); ok {
+		a.forgetUser(userID)
+	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 // Roles a user can hold in a tenant, weakest first: a viewer reads, a developer also changes apps,
@@ -336,4 +338,26 @@ func (s *Store) ListTenantsOf(ctx context.Context, userID string, page Page) ([]
 		return nil, "", fmt.Errorf("list tenants of user %s: %w", userID, translate(err))
 	}
 	return models(rows, tenantRow.model), next, nil
+}
+
+// TenantAccess answers the tenant with this name and the user's role in it ("" when the user is no
+// member, or userID is ""), in one read: every request inside a tenant asks it.
+func (s *Store) TenantAccess(ctx context.Context, name, userID string) (Tenant, string, error) {
+	var row struct {
+		ID          string                   `gorm:"column:id"`
+		Name        string                   `gorm:"column:name"`
+		DisplayName string                   `gorm:"column:display_name"`
+		CreatedAt   time.Time                `gorm:"column:created_at"`
+		Settings    *contract.TenantSettings `gorm:"column:settings;serializer:json"`
+		Role        *string                  `gorm:"column:role"`
+	}
+	err := s.db.WithContext(ctx).Table("tenants AS t").
+		Select("t.id, t.name, t.display_name, t.created_at, t.settings, m.role").
+		Joins("LEFT JOIN memberships m ON m.tenant_id = t.id AND m.user_id = ?", userID).
+		Where("t.name = ?", name).Take(&row).Error
+	if err != nil {
+		return Tenant{}, "", fmt.Errorf("get tenant %q: %w", name, translate(err))
+	}
+	t := tenantRow{ID: row.ID, Name: row.Name, DisplayName: row.DisplayName, CreatedAt: row.CreatedAt, Settings: row.Settings}
+	return t.model(), deref(row.Role), nil
 }

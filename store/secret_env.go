@@ -59,7 +59,8 @@ func secretEnvAD(componentID string, version int64) string {
 // GetSecretEnv answers the names of the component's latest secret env version; a component without
 // any answers Version 0 and no names (whether the component exists is not checked).
 func (s *Store) GetSecretEnv(ctx context.Context, componentID string) (SecretEnv, error) {
-	row, found, err := latestSecretEnv(s.db.WithContext(ctx), componentID)
+	// the names only: the sealed values are not read where they are not needed
+	row, found, err := latestSecretEnv(s.db.WithContext(ctx).Select("component_id", "version", "names", "created_at", "created_by"), componentID)
 	if err != nil {
 		return SecretEnv{}, fmt.Errorf("get secret env of component %s: %w", componentID, translate(err))
 	}
