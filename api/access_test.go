@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rainflow/rainflow/api"
+	"github.com/rainflow/rainflow/contract"
 	"github.com/rainflow/rainflow/store"
 )
 
@@ -158,6 +159,7 @@ func TestTenantIsolation(t *testing.T) {
 	e.ok(http.StatusCreated, request{method: "POST", path: certsPath, body: certBody(t, "www-cert", cert)})
 	e.ok(http.StatusCreated, request{method: "POST", path: routesPath, body: `{"name":"www","host":"www.acme.example","portName":"http","certificate":"www-cert"}`})
 	e.ok(http.StatusOK, request{method: "PUT", path: webPath + "/secret-env", body: `{"env":{"ACME_DB_PASSWORD":"acme-secret-value"}}`})
+	e.release(t, "rel-acme-1", contract.ComponentSpec{Image: "127.0.0.1:5056/web:v1", Replicas: 1})
 	deploy := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
 	opID := deploy["operationId"].(string)
 	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants", body: `{"name":"globex"}`})
@@ -174,9 +176,9 @@ func TestTenantIsolation(t *testing.T) {
 
 	params := map[string]string{
 		"tenant": "acme", "app": "shop", "component": "web", "operation": opID, "user": "ana", "token": anaToken,
-		"route": "www", "certificate": "www-cert",
+		"route": "www", "certificate": "www-cert", "release": "rel-acme-1",
 	}
-	secrets := []string{"acme", "shop", opID, "ana", "www", "ACME_DB_PASSWORD", "acme-secret-value"}
+	secrets := []string{"acme", "shop", opID, "ana", "www", "ACME_DB_PASSWORD", "acme-secret-value", "rel-acme-1"}
 	routes := e.routes(t)
 	require.NotEmpty(t, routes)
 	for _, rt := range routes {
@@ -205,6 +207,7 @@ func TestTenantIsolation(t *testing.T) {
 	e.ok(http.StatusOK, request{method: "GET", path: webPath})
 	e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/operations/" + opID})
 	e.ok(http.StatusOK, request{method: "GET", path: "/v1/users/ana"})
+	e.ok(http.StatusOK, request{method: "GET", path: webPath + "/releases/rel-acme-1"})
 	e.ok(http.StatusOK, request{method: "GET", path: routesPath + "/www"})
 	e.ok(http.StatusOK, request{method: "GET", path: certsPath + "/www-cert"})
 	require.Contains(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/secret-env"}).Body.String(), "ACME_DB_PASSWORD")
@@ -263,4 +266,25 @@ func TestTokenCacheAcrossProcesses(t *testing.T) {
 	problemOf(t, e.do(request{method: "GET", path: "/v1/me", token: ana}), 401)
 	require.Equal(t, http.StatusUnauthorized, get(uncached), "without a cache the revocation counts at once")
 	require.Equal(t, http.StatusOK, get(cached), "another process trusts its cache until the TTL")
+}
+
+func TestPatchUserAndGetRelease(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	e.member("ana", "acme", "viewer")
+	ana := e.token("ana")
+	problemOf(t, e.do(request{method: "GET", path: "/v1/users", token: ana}), 403)
+	problemOf(t, e.do(request{method: "PATCH", path: "/v1/users/ana", token: ana, body: `{"admin":true}`}), 403)
+	u := jsonOf(t, e.ok(http.StatusOK, request{method: "PATCH", path: "/v1/users/ana", body: `{"admin":true,"displayName":"Ana B."}`}))
+	require.Equal(t, true, u["admin"])
+	require.Equal(t, "Ana B.", u["displayName"])
+	e.ok(http.StatusOK, request{method: "GET", path: "/v1/users", token: ana}) // a platform admin at once
+	problemOf(t, e.do(request{method: "PATCH", path: "/v1/users/nobody", body: `{"admin":true}`}), 404)
+	problemOf(t, e.do(request{method: "PATCH", path: "/v1/users/ana", body: `{"name":"bob"}`}), 400)
+
+	e.release(t, "rel-1", contract.ComponentSpec{Image: "127.0.0.1:5056/web:v1", Replicas: 1})
+	rel := jsonOf(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/releases/rel-1"}))
+	require.Equal(t, "127.0.0.1:5056/web@sha256:1111", rel["imageDigest"])
+	problemOf(t, e.do(request{method: "GET", path: webPath + "/releases/nope"}), 404)
 }

@@ -112,6 +112,45 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// patchUserRequest changes what it names of a user (platform admins only).
+type patchUserRequest struct {
+	DisplayName *string `json:"displayName"`
+	Admin       *bool   `json:"admin"`
+}
+
+func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.userOf(r)
+	if err != nil {
+		return err
+	}
+	var req patchUserRequest
+	if err := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if req.DisplayName != nil {
+		var errs fieldErrors
+		validateDisplayName(&errs, "displayName", *req.DisplayName)
+		if len(errs) > 0 {
+			return validationProblem("user", errs)
+		}
+		u.DisplayName = *req.DisplayName
+	}
+	if req.Admin != nil {
+		u.Admin = *req.Admin
+	}
+	updated, err := s.store.UpdateUser(r.Context(), u)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("user %q not found", u.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.forgetTokens(u.ID) // the cached principals carry the admin flag
+	s.logger.InfoContext(r.Context(), "changed user", "user", u.Name, "admin", updated.Admin, "request_id", RequestIDFrom(r.Context()))
+	writeJSON(w, http.StatusOK, newUserView(updated))
+	return nil
+}
+
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.userOf(r)
 	if err != nil {

@@ -157,6 +157,20 @@ func (s *Store) ListUsers(ctx context.Context, page Page) ([]User, string, error
 	return models(rows, userRow.model), next, nil
 }
 
+// UpdateUser stores the user's display name and admin flag (its name never changes) and answers it.
+func (s *Store) UpdateUser(ctx context.Context, u User) (User, error) {
+	res := s.db.WithContext(ctx).Model(&userRow{}).Where("id = ?", u.ID).
+		Updates(map[string]any{"display_name": u.DisplayName, "admin": u.Admin})
+	if res.Error != nil {
+		return User{}, fmt.Errorf("update user %s: %w", u.ID, translate(res.Error))
+	}
+	var row userRow
+	if err := s.db.WithContext(ctx).Where("id = ?", u.ID).Take(&row).Error; err != nil {
+		return User{}, fmt.Errorf("update user %s: %w", u.ID, translate(err))
+	}
+	return row.model(), nil
+}
+
 // DeleteUser deletes the user, its tokens and its memberships.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&userRow{})
