@@ -211,6 +211,15 @@ func TestTenantIsolation(t *testing.T) {
 	e.ok(http.StatusOK, request{method: "GET", path: routesPath + "/www"})
 	e.ok(http.StatusOK, request{method: "GET", path: certsPath + "/www-cert"})
 	require.Contains(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/secret-env"}).Body.String(), "ACME_DB_PASSWORD")
+
+	// nor can another tenant route any path of acme's host to itself
+	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants/globex/apps", token: mallory, body: `{"name":"evil"}`})
+	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants/globex/apps/evil/components", token: mallory,
+		body: componentBody("web", webImage)})
+	p := problemOf(t, e.do(request{method: "POST", path: "/v1/tenants/globex/apps/evil/components/web/routes", token: mallory,
+		body: `{"name":"grab","host":"www.acme.example","path":"/login","portName":"http"}`}), 409)
+	require.Contains(t, p.Detail, "a route of another tenant holds")
+	require.NotContains(t, p.Detail, "shop", "nor is acme's route named")
 }
 
 type route struct{ method, pattern string }

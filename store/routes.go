@@ -246,6 +246,15 @@ func checkRoute(tx *gorm.DB, row routeRow) error {
 			return &RouteConflictError{Route: row.Name, With: &other.RouteRef, What: what}
 		}
 	}
+	if row.Host != "" {
+		// A host belongs to one tenant: another tenant's route on it, even at another path, would take
+		// part of its traffic.
+		if _, found, err := claimHolder(tx, row.ID, "routes.host = ? AND routes.tenant_id <> ?", row.Host, row.TenantID); err != nil {
+			return err
+		} else if found {
+			return &RouteConflictError{Route: row.Name, What: fmt.Sprintf("host %q", row.Host)}
+		}
+	}
 	if row.ListenKey != nil {
 		other, found, err := claimHolder(tx, row.ID, "routes.listen_key = ?", *row.ListenKey)
 		if err != nil {

@@ -198,8 +198,14 @@ func testRoutes(t *testing.T, open Opener) {
 
 	elsewhere := web
 	elsewhere.Certificate, elsewhere.ForceHTTPS = "", false
+	elsewhere.Path = "/admin" // even another path: the host is the first tenant's
 	_, err = st.CreateRoute(ctx, otherWeb.ID, elsewhere)
-	require.NoError(t, err, "hosts are claimed per tenant")
+	var taken *store.RouteConflictError
+	require.ErrorAs(t, err, &taken, "a host belongs to one tenant")
+	require.Nil(t, taken.With, "another tenant's route is not named")
+	require.Contains(t, taken.Error(), `host "shop.example.com", which a route of another tenant holds`)
+	_, err = st.CreateRoute(ctx, otherWeb.ID, httpRoute("own", "globex.example.com"))
+	require.NoError(t, err)
 
 	tests := []struct {
 		name     string
