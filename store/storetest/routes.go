@@ -3,7 +3,9 @@ package storetest
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,11 +38,12 @@ func listenPort(t *testing.T) int32 {
 }
 
 func testCertificates(t *testing.T, open Opener) {
+	ex := uniq("ex") + ".example.com" // this test's own hosts: a host belongs to one tenant, and tests share databases
 	f := newFixture(t, open)
 	st, ctx := f.st, t.Context()
 	key := []byte("-----BEGIN PRIVATE KEY-----\nsecret-key-material\n-----END PRIVATE KEY-----\n")
 
-	in := f.certificate("shop-tls", "shop.example.com", "*.shop.example.com")
+	in := f.certificate("shop-tls", "shop."+ex, "*.shop."+ex)
 	c, err := st.CreateCertificate(ctx, in, key)
 	require.NoError(t, err)
 	require.NotEmpty(t, c.ID)
@@ -73,7 +76,7 @@ func testCertificates(t *testing.T, open Opener) {
 			return err
 		}},
 		{name: "no key", want: store.ErrInvalid, do: func() error {
-			_, err := st.CreateCertificate(ctx, f.certificate("nokey", "a.example.com"), nil)
+			_, err := st.CreateCertificate(ctx, f.certificate("nokey", "a."+ex), nil)
 			return err
 		}},
 		{name: "get unknown", want: store.ErrNotFound, do: func() error {
@@ -81,7 +84,7 @@ func testCertificates(t *testing.T, open Opener) {
 			return err
 		}},
 		{name: "replace unknown", want: store.ErrNotFound, do: func() error {
-			_, err := st.ReplaceCertificate(ctx, f.certificate("nothing", "a.example.com"), key)
+			_, err := st.ReplaceCertificate(ctx, f.certificate("nothing", "a."+ex), key)
 			return err
 		}},
 		{name: "delete unknown", want: store.ErrNotFound, do: func() error {
@@ -95,14 +98,14 @@ func testCertificates(t *testing.T, open Opener) {
 	}
 
 	t.Run("replace renews chain and key", func(t *testing.T) {
-		renewed := f.certificate("shop-tls", "shop.example.com")
+		renewed := f.certificate("shop-tls", "shop."+ex)
 		renewed.NotAfter = time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC)
 		newKey := []byte("renewed-key")
 		r, err := st.ReplaceCertificate(ctx, renewed, newKey)
 		require.NoError(t, err)
 		require.Equal(t, c.ID, r.ID)
 		require.Equal(t, c.CreatedAt, r.CreatedAt)
-		require.Equal(t, []string{"shop.example.com"}, r.SANs)
+		require.Equal(t, []string{"shop." + ex}, r.SANs)
 		require.Equal(t, renewed.NotAfter, r.NotAfter)
 		_, opened, err := st.CertificateKey(ctx, f.tenant.ID, "shop-tls")
 		require.NoError(t, err)
@@ -111,7 +114,7 @@ func testCertificates(t *testing.T, open Opener) {
 
 	t.Run("list by name", func(t *testing.T) {
 		for _, name := range []string{"b-cert", "a-cert"} {
-			_, err := st.CreateCertificate(ctx, f.certificate(name, name+".example.com"), key)
+			_, err := st.CreateCertificate(ctx, f.certificate(name, name+"."+ex), key)
 			require.NoError(t, err)
 		}
 		var names []string
@@ -131,7 +134,7 @@ func testCertificates(t *testing.T, open Opener) {
 	})
 
 	t.Run("a certificate in use is not deleted", func(t *testing.T) {
-		r := httpRoute("secure", "shop.example.com")
+		r := httpRoute("secure", "shop."+ex)
 		r.Certificate = "shop-tls"
 		_, err := st.CreateRoute(ctx, f.component.ID, r)
 		require.NoError(t, err)
@@ -155,15 +158,16 @@ func testCertificates(t *testing.T, open Opener) {
 }
 
 func testRoutes(t *testing.T, open Opener) {
+	ex := uniq("ex") + ".example.com" // this test's own hosts: a host belongs to one tenant, and tests share databases
 	f := newFixture(t, open)
 	st, ctx := f.st, t.Context()
-	_, err := st.CreateCertificate(ctx, f.certificate("tls", "shop.example.com"), []byte("key"))
+	_, err := st.CreateCertificate(ctx, f.certificate("tls", "shop."+ex), []byte("key"))
 	require.NoError(t, err)
 	api, err := st.CreateComponent(ctx, store.Component{AppID: f.app.ID, Name: "api", Spec: sampleSpec()})
 	require.NoError(t, err)
 
 	weight := int32(20)
-	web := httpRoute("web", "Shop.Example.com")
+	web := httpRoute("web", "Shop."+strings.ToUpper(ex))
 	web.Path, web.PathType = "/shop", contract.PathExact
 	web.Header = &contract.RouteMatch{Name: "X-Beta", Value: "1"}
 	web.Cookie = &contract.RouteMatch{Name: "beta", Value: "yes"}
@@ -172,7 +176,7 @@ func testRoutes(t *testing.T, open Opener) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), r.Version)
 	require.Equal(t, f.tenant.ID, r.TenantID)
-	web.Host = "shop.example.com"
+	web.Host = "shop." + ex
 	require.Equal(t, web, r.Route, "reads back as written, the host lower case")
 
 	got, err := st.GetRoute(ctx, f.component.ID, "web")
@@ -203,8 +207,8 @@ func testRoutes(t *testing.T, open Opener) {
 	var taken *store.RouteConflictError
 	require.ErrorAs(t, err, &taken, "a host belongs to one tenant")
 	require.Nil(t, taken.With, "another tenant's route is not named")
-	require.Contains(t, taken.Error(), `host "shop.example.com", which a route of another tenant holds`)
-	_, err = st.CreateRoute(ctx, otherWeb.ID, httpRoute("own", "globex.example.com"))
+	require.Contains(t, taken.Error(), fmt.Sprintf(`host %q, which a route of another tenant holds`, "shop."+ex))
+	_, err = st.CreateRoute(ctx, otherWeb.ID, httpRoute("own", "globex."+ex))
 	require.NoError(t, err)
 
 	tests := []struct {
@@ -214,10 +218,10 @@ func testRoutes(t *testing.T, open Opener) {
 		want     error
 		conflict *store.RouteRef // the route named as holding the claim
 	}{
-		{name: "duplicate name", in: f.component.ID, want: store.ErrAlreadyExists, route: httpRoute("web", "other.example.com")},
+		{name: "duplicate name", in: f.component.ID, want: store.ErrAlreadyExists, route: httpRoute("web", "other."+ex)},
 		{name: "same claim in another component", in: api.ID, want: store.ErrConflict, route: func() contract.Route {
 			c := web
-			c.Name, c.Host = "copy", "SHOP.example.com"
+			c.Name, c.Host = "copy", "SHOP."+ex
 			return c
 		}(), conflict: &store.RouteRef{ComponentID: f.component.ID, App: "shop", Component: "web", Route: "web"}},
 		{name: "second canary", in: f.component.ID, want: store.ErrConflict, route: func() contract.Route {
@@ -231,17 +235,17 @@ func testRoutes(t *testing.T, open Opener) {
 			return c
 		}()},
 		{name: "unknown certificate", in: api.ID, want: store.ErrNotFound, route: func() contract.Route {
-			c := httpRoute("tls2", "x.example.com")
+			c := httpRoute("tls2", "x."+ex)
 			c.Certificate = "nothing"
 			return c
 		}()},
 		{name: "certificate of another tenant", in: otherWeb.ID, want: store.ErrNotFound, route: func() contract.Route {
-			c := httpRoute("tls3", "y.example.com")
+			c := httpRoute("tls3", "y."+ex)
 			c.Certificate = "tls"
 			return c
 		}()},
-		{name: "unknown component", in: "00000000-0000-0000-0000-000000000000", want: store.ErrNotFound, route: httpRoute("z", "z.example.com")},
-		{name: "no name", in: api.ID, want: store.ErrInvalid, route: httpRoute("", "z.example.com")},
+		{name: "unknown component", in: "00000000-0000-0000-0000-000000000000", want: store.ErrNotFound, route: httpRoute("z", "z."+ex)},
+		{name: "no name", in: api.ID, want: store.ErrInvalid, route: httpRoute("", "z."+ex)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,7 +319,7 @@ func testRoutes(t *testing.T, open Opener) {
 	t.Run("replace", func(t *testing.T) {
 		before, err := st.ComponentRoutes(ctx, f.component.ID)
 		require.NoError(t, err)
-		taken := []contract.Route{httpRoute("a", "free.example.com"), canary}
+		taken := []contract.Route{httpRoute("a", "free."+ex), canary}
 		err = st.CheckReplaceRoutes(ctx, f.component.ID, taken)
 		require.ErrorIs(t, err, store.ErrConflict, "the canary route of api holds it")
 		err = st.ReplaceRoutes(ctx, f.component.ID, taken)
@@ -324,7 +328,7 @@ func testRoutes(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, before, after, "a refused replace changes nothing")
 
-		free := []contract.Route{httpRoute("a", "free.example.com"), web}
+		free := []contract.Route{httpRoute("a", "free."+ex), web}
 		require.NoError(t, st.CheckReplaceRoutes(ctx, f.component.ID, free))
 		after, err = st.ComponentRoutes(ctx, f.component.ID)
 		require.NoError(t, err)
@@ -365,13 +369,14 @@ func testRoutes(t *testing.T, open Opener) {
 
 // testReleaseRoutes: a release keeps the routes it ran with.
 func testReleaseRoutes(t *testing.T, open Opener) {
+	ex := uniq("ex") + ".example.com" // this test's own hosts: a host belongs to one tenant, and tests share databases
 	f := newFixture(t, open)
 	st, ctx := f.st, t.Context()
 	op, err := st.CreateOperation(ctx, deployOp(f, ""))
 	require.NoError(t, err)
 	weight := int32(5)
 	routes := []contract.Route{
-		{Name: "a", Kind: contract.RouteHTTP, Host: "a.example.com", Path: "/", PathType: contract.PathPrefix, Port: 8080, Weight: &weight,
+		{Name: "a", Kind: contract.RouteHTTP, Host: "a." + ex, Path: "/", PathType: contract.PathPrefix, Port: 8080, Weight: &weight,
 			Header: &contract.RouteMatch{Name: "X-A", Value: "1"}},
 		{Name: "b", Kind: contract.RouteUDP, PortName: "dns", Port: 53, ListenPort: 5353},
 	}
