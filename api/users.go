@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"regexp"
 	"time"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
@@ -64,9 +63,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	var errs fieldErrors
 	validateUserName(&errs, "name", req.Name)
-	if utf8.RuneCountInString(req.DisplayName) > maxDisplayName {
-		errs.add("displayName", fmt.Sprintf("must be at most %d characters", maxDisplayName))
-	}
+	validateDisplayName(&errs, "displayName", req.DisplayName)
 	if len(errs) > 0 {
 		return validationProblem("user", errs)
 	}

@@ -50,13 +50,7 @@ func (s *Store) UpdateTenant(ctx context.Context, t Tenant) (Tenant, error) {
 	if res.Error != nil {
 		return Tenant{}, fmt.Errorf("update tenant %s: %w", t.ID, translate(res.Error))
 	}
-	if res.RowsAffected == 0 {
-		// MySQL counts changed rows only: tell "unchanged" from "missing"
-		if _, err := s.GetTenantByID(ctx, t.ID); err != nil {
-			return Tenant{}, fmt.Errorf("update tenant %s: %w", t.ID, err)
-		}
-	}
-	return s.GetTenantByID(ctx, t.ID)
+	return s.GetTenantByID(ctx, t.ID) // a missing tenant answers ErrNotFound here (MySQL counts changed rows only)
 }
 
 // settingsJSON is the settings column's value (Updates with a map bypasses the serializer).

@@ -19,8 +19,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -178,39 +176,15 @@ func TestRoutes(t *testing.T) {
 	api.must(t, http.StatusNoContent, "DELETE", certs+"/wild", nil, nil)
 
 	// the key is in the database only sealed
-	if stack.DBDriver == "sqlite" {
-		var db []byte
-		for _, path := range []string{stack.DBDSN, stack.DBDSN + "-wal"} {
-			raw, err := os.ReadFile(path)
-			if !os.IsNotExist(err) {
-				require.NoError(t, err)
-			}
-			db = append(db, raw...)
-		}
+	if db, ok := stackDatabase(t); ok {
 		require.True(t, bytes.Contains(db, []byte(domain)), "the database holds the routes (the check reads the right files)")
 		require.False(t, bytes.Contains(db, []byte(secretLine)), "the database holds the certificate's key in plaintext")
-	} else {
-		t.Logf("the stack's database is %s: its file is not checked", stack.DBDriver)
 	}
 
 	// no event of the component's workflows holds the key
 	ids := []string{contract.ComponentWorkflowID(contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}), routesOp,
 		contract.OperationWorkflowID(contract.OperationDeploy, contract.ComponentRef{Tenant: tenant, App: "shop", Component: "web"}, deploy.OperationID)}
-	events := 0
-	for _, id := range ids {
-		iter := tc.GetWorkflowHistory(ctx, id, "", false, 0)
-		for iter.HasNext() {
-			ev, err := iter.Next()
-			require.NoError(t, err)
-			events++
-			raw, err := proto.Marshal(ev)
-			require.NoError(t, err)
-			text, err := protojson.Marshal(ev)
-			require.NoError(t, err)
-			require.False(t, bytes.Contains(raw, []byte(secretLine)) || bytes.Contains(text, []byte(secretLine)),
-				"event %d (%s) of workflow %s holds the certificate's key", ev.GetEventId(), ev.GetEventType(), id)
-		}
-	}
+	events := requireNoEventHolds(t, ctx, tc, ids, "the certificate's key", secretLine)
 	t.Logf("checked %d events of %d workflows: no key", events, len(ids))
 	require.Greater(t, events, 20)
 }
