@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -50,6 +51,14 @@ type DeleteProgress struct {
 	Deleted   []string `json:"deleted,omitempty"`
 	Remaining int32    `json:"remaining"`
 	Left      []string `json:"left,omitempty"` // the first few objects and pods that remain, Kind/name
+}
+
+// EventMessage is the progress as the operation's event log shows it.
+func (p DeleteProgress) EventMessage() string {
+	if p.Remaining == 0 {
+		return fmt.Sprintf("%d objects deleted, none left", len(p.Deleted))
+	}
+	return fmt.Sprintf("%d objects left: %s", p.Remaining, strings.Join(p.Left, ", "))
 }
 
 // DeleteComponent deletes every object of the component, found by its tenant, app and component

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,6 +29,14 @@ type PodsProgress struct {
 	Pods      []string `json:"pods,omitempty"` // the first few remaining pods, by name
 	// Most is the most pods seen at once since the wait began, kept across retries.
 	Most int32 `json:"most"`
+}
+
+// EventMessage is the progress as the operation's event log shows it.
+func (p PodsProgress) EventMessage() string {
+	if p.Remaining == 0 {
+		return "no pods left"
+	}
+	return fmt.Sprintf("%d pods left: %s", p.Remaining, strings.Join(p.Pods, ", "))
 }
 
 // WaitNoPodsResult is the finished wait.

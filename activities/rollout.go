@@ -49,6 +49,15 @@ type RolloutProgress struct {
 	Stuck map[string]time.Time `json:"stuck,omitempty"`
 }
 
+// EventMessage is the progress as the operation's event log shows it.
+func (p RolloutProgress) EventMessage() string {
+	msg := fmt.Sprintf("%d/%d updated, %d ready, %d available, %d ready endpoints", p.Updated, p.Desired, p.Ready, p.Available, p.ReadyEndpoints)
+	if p.Message != "" {
+		msg += ": " + p.Message
+	}
+	return msg
+}
+
 // WaitRolloutResult is the finished rollout.
 type WaitRolloutResult struct {
 	RolloutProgress

@@ -58,6 +58,9 @@ type Config struct {
 	// AllowInsecureHTTP lets the API serve plain HTTP on an address other than loopback. Without it,
 	// such a listen address needs TLS: tokens must not cross a network in clear text.
 	AllowInsecureHTTP bool
+	// CollectorURL is the collector's base URL (http://127.0.0.1:7482): logs are read and followed
+	// there. Empty: the logs routes answer 503.
+	CollectorURL string
 	// Metrics is the registry the API's metrics are registered on and /metrics serves. New makes a
 	// registry of its own when nil; it is never Prometheus's global registry.
 	Metrics *prometheus.Registry

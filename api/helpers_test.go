@@ -314,6 +314,12 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 // newEnvWith is newEnv with a real image checker instead of the fake.
 func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 	t.Helper()
+	return newEnvConfig(t, images, nil)
+}
+
+// newEnvConfig is newEnvWith with the API's config changed by edit (when not nil).
+func newEnvConfig(t *testing.T, images api.ImageChecker, edit func(*api.Config)) *env {
+	t.Helper()
 	dbCfg := testStoreConfig(t)
 	dbCfg.Keyring = testKeyring(t) // for secret env (secret_env_test.go)
 	st, err := store.Open(t.Context(), dbCfg)
@@ -329,6 +335,9 @@ func newEnvWith(t *testing.T, images api.ImageChecker) *env {
 		Tokens:        []api.Token{{Principal: "alice", Secret: aliceToken}},
 		Metrics:       e.reg,
 		TemporalUIURL: "http://127.0.0.1:8233",
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	require.NoError(t, cfg.Validate())
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

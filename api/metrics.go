@@ -13,6 +13,8 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	// auditFailures counts change requests whose audit event could not be recorded.
 	auditFailures prometheus.Counter
+	// tails counts the log tails being relayed.
+	tails prometheus.Gauge
 }
 
 // newMetrics registers the API's collectors on reg; collectors already there (a second Server on the
@@ -37,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Change requests whose audit event could not be recorded (each is also logged as an error).",
 		}),
 	}
+	m.tails = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "rainflow", Subsystem: "api", Name: "log_tails",
+		Help: "Log tails (websockets) being relayed from the collector.",
+	}))
 	m.auditFailures = register(reg, m.auditFailures)
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)

@@ -124,6 +124,10 @@ func apiOperations() []apiOperation {
 			lists[operationView](), operationFilters()),
 		get(component+"/releases", "listReleases", "List the component's releases, newest first", lists[releaseView]()),
 		get(component+"/releases/{release}", "getRelease", "Read one of the component's releases", answers[releaseView](200)),
+		get(component+"/logs", "getComponentLogs", "Read the component's runtime output (or, kind=access, its access log), oldest first",
+			answers[logPage](200), logReadQuery(true), problems(typeLogsUnavailable)),
+		get(component+"/logs/tail", "tailComponentLogs", "Follow the component's runtime output over a websocket: the last lines, then live ones",
+			answersText(101, "websocket"), logTailQuery(true), problems(typeLogsUnavailable)),
 		get(component+"/versions", "listVersions", "List the images the component ran or had built, newest first, by digest",
 			lists[versionView]()),
 		post(component+"/routes", "createRoute", "Create a route; on a deployed component a Routes operation applies it",
@@ -151,6 +155,10 @@ func apiOperations() []apiOperation {
 			lists[operationView](), operationFilters()),
 		get(operation, "getOperation", "Read an operation with its state, steps and result from Temporal",
 			answers[operationView](200), problems(typeWorkflowsUnavailable)),
+		get(operation+"/logs", "getOperationLogs", "Read the operation's event log: each step's start, progress, retries and end",
+			answers[logPage](200), logReadQuery(false), problems(typeLogsUnavailable)),
+		get(operation+"/logs/tail", "tailOperationLogs", "Follow the operation's event log over a websocket: the events so far, then live ones",
+			answersText(101, "websocket"), logTailQuery(false), problems(typeLogsUnavailable)),
 		post(operation+"/cancel", "cancelOperation", "Cancel a running or queued operation", optionalBody[emptyRequest](),
 			answers[operationView](202), location(), problems(typeOperationNotRunning, typeWorkflowsUnavailable)),
 	}
@@ -181,6 +189,7 @@ func problemStatuses() map[string][]int {
 		typeWorkflowsUnavailable: {503},
 		typeStoreUnavailable:     {503},
 		typeInternal:             {500},
+		typeLogsUnavailable:      {503},
 		typeComponentInUse:       {409},
 		typeNoEncryptionKey:      {503},
 		typeRouteConflict:        {409},
@@ -382,6 +391,38 @@ func operationFilters() opOption {
 		apiParam{name: untilParam, description: "only operations created before this time (RFC 3339), later than since",
 			schema: map[string]any{"type": "string", "format": "date-time"}},
 	)
+}
+
+// logReadQuery: the parameters of a log read (the collector's), and the stream kind of a component's.
+func logReadQuery(kind bool) opOption {
+	params := []apiParam{
+		{name: "since", description: "only lines at or after this time (RFC 3339)", schema: map[string]any{"type": "string", "format": "date-time"}},
+		{name: "until", description: "only lines before this time (RFC 3339)", schema: map[string]any{"type": "string", "format": "date-time"}},
+		{name: "q", description: "only lines whose message contains this text", schema: map[string]any{"type": "string"}},
+		{name: "limit", description: "lines per page, 1 to 5000 (default 500)", schema: map[string]any{"type": "integer", "minimum": 1, "maximum": 5000}},
+		{name: "cursor", description: "the cursor of the previous page", schema: map[string]any{"type": "string"}},
+	}
+	if kind {
+		params = append(params, logKindParam())
+	}
+	return query(params...)
+}
+
+// logTailQuery: the parameters of a log tail.
+func logTailQuery(kind bool) opOption {
+	params := []apiParam{
+		{name: "backfill", description: "how many of the latest lines to send first", schema: map[string]any{"type": "integer", "minimum": 0}},
+		{name: "q", description: "only lines whose message contains this text", schema: map[string]any{"type": "string"}},
+	}
+	if kind {
+		params = append(params, logKindParam())
+	}
+	return query(params...)
+}
+
+func logKindParam() apiParam {
+	return apiParam{name: "kind", description: "runtime (the containers' output, the default) or access (the gateway's access log)",
+		schema: map[string]any{"type": "string", "enum": []string{streamRuntime, streamAccess}}}
 }
 
 // auditFilters: the filters of the audit trail (auditFilterOf); the whole trail's also by tenant.

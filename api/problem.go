@@ -31,6 +31,7 @@ const (
 	typeWorkflowsUnavailable = problemBase + "workflows-unavailable"
 	typeStoreUnavailable     = problemBase + "store-unavailable"
 	typeInternal             = problemBase + "internal"
+	typeLogsUnavailable      = problemBase + "logs-unavailable"
 
 	problemContentType = "application/problem+json"
 )

@@ -89,6 +89,8 @@ func (s *Server) routes() http.Handler {
 			r.Get(component+"/releases", s.handle(s.listReleases))
 			r.Get(component+"/releases/{release}", s.handle(s.getRelease))
 			r.Get(component+"/versions", s.handle(s.listVersions))
+			r.Get(component+"/logs", s.handle(s.getComponentLogs))
+			r.Get(component+"/logs/tail", s.handle(s.tailComponentLogs))
 			r.Post(component+"/routes", s.handle(s.createRoute))
 			r.Get(component+"/routes", s.handle(s.listRoutes))
 			r.Get(component+"/routes/{route}", s.handle(s.getRoute))
@@ -104,6 +106,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/operations", s.handle(s.listTenantOperations))
 			r.Get("/operations/{operation}", s.handle(s.getOperation))
 			r.Post("/operations/{operation}/cancel", s.handle(s.cancelOperation))
+			r.Get("/operations/{operation}/logs", s.handle(s.getOperationLogs))
+			r.Get("/operations/{operation}/logs/tail", s.handle(s.tailOperationLogs))
 		})
 	})
 	return r

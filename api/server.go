@@ -35,6 +35,12 @@ type Server struct {
 	// componentLocks holds a *sync.Mutex per component id (see lockComponent); one small entry per
 	// component ever scaled through this process.
 	componentLocks sync.Map
+	// collector reads logs from the collector; collectorTail dials its tails (no time limit).
+	collector, collectorTail *http.Client
+	// stopping is closed when the server shuts down: it ends the log tails (hijacked connections,
+	// which a graceful shutdown does not wait for).
+	stopping     chan struct{}
+	stoppingOnce sync.Once
 }
 
 // New answers the API over its store, workflows and image checker. cfg should have passed Validate;
@@ -51,6 +57,8 @@ func New(cfg Config, st *store.Store, wf Workflows, images ImageChecker, logger 
 	s := &Server{
 		cfg: cfg, store: st, wf: wf, images: images, logger: logger,
 		auth: newAuthenticator(cfg, st), metrics: newMetrics(reg), reg: reg,
+		collector: &http.Client{Timeout: 30 * time.Second}, collectorTail: &http.Client{},
+		stopping: make(chan struct{}),
 	}
 	s.handler = s.routes()
 	return s
@@ -88,6 +96,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	srv.RegisterOnShutdown(func() { s.stoppingOnce.Do(func() { close(s.stopping) }) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.logger.InfoContext(ctx, "api serving", "address", ln.Addr().String())

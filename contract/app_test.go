@@ -85,3 +85,29 @@ func TestDependencyLevels(t *testing.T) {
 		})
 	}
 }
+
+func TestParseOperationWorkflowID(t *testing.T) {
+	ref := ComponentRef{Tenant: "acme", App: "shop", Component: "web"}
+	for _, tc := range []struct {
+		name string
+		id   string
+		want OperationName
+		ok   bool
+	}{
+		{name: "component operation", id: OperationWorkflowID(OperationDeploy, ref, "op-1"),
+			want: OperationName{Kind: OperationDeploy, Tenant: "acme", App: "shop", Component: "web", ID: "op-1"}, ok: true},
+		{name: "app operation", id: AppOperationWorkflowID(OperationRestart, "acme", "shop", "op-2"),
+			want: OperationName{Kind: OperationRestart, Tenant: "acme", App: "shop", ID: "op-2"}, ok: true},
+		{name: "component queue", id: ComponentWorkflowID(ref)},
+		{name: "tenant operation", id: TenantOperationWorkflowID(OperationTenantSetup, "acme", "op-3")},
+		{name: "empty part", id: "deploy/acme//web/op-1"},
+		{name: "other", id: "something-else"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ParseOperationWorkflowID(tc.id)
+			if ok != tc.ok || got != tc.want {
+				t.Fatalf("ParseOperationWorkflowID(%q) = %+v, %v; want %+v, %v", tc.id, got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package contract
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // One operation at a time per component, queued: every component has one queue, a ComponentQueue
 // workflow under ComponentWorkflowID. A request enqueues its operation there with the UpdateEnqueue
@@ -132,4 +135,32 @@ func (s QueueState) Position(operationID string) int {
 		}
 	}
 	return -1
+}
+
+// OperationName is what an operation's workflow id says: the operation's kind, where it acts and its id.
+type OperationName struct {
+	Kind      OperationKind
+	Tenant    string
+	App       string
+	Component string // "" for an app-level operation
+	ID        string
+}
+
+// ParseOperationWorkflowID reads a component operation's workflow id (OperationWorkflowID) or an
+// app-level one (AppOperationWorkflowID); it reports false for any other workflow id (a queue's, a
+// tenant operation's).
+func ParseOperationWorkflowID(id string) (OperationName, bool) {
+	parts := strings.Split(id, "/")
+	for _, p := range parts {
+		if p == "" {
+			return OperationName{}, false
+		}
+	}
+	switch {
+	case len(parts) == 5 && !strings.HasPrefix(parts[0], "app-") && parts[0] != "rainflow":
+		return OperationName{Kind: OperationKind(parts[0]), Tenant: parts[1], App: parts[2], Component: parts[3], ID: parts[4]}, true
+	case len(parts) == 4 && strings.HasPrefix(parts[0], "app-"):
+		return OperationName{Kind: OperationKind(strings.TrimPrefix(parts[0], "app-")), Tenant: parts[1], App: parts[2], ID: parts[3]}, true
+	}
+	return OperationName{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/rainflow/rainflow/activities"
@@ -31,6 +32,8 @@ type Options struct {
 	// StopTimeout is how long Stop lets running activities end before it cancels them (a rollout wait
 	// ends at once, and another worker resumes it from its last heartbeat); 0 cancels them at once.
 	StopTimeout time.Duration
+	// Interceptors wrap the worker's workflows and activities (opevents' writes operation events).
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // taskPollers is how many long polls a worker keeps open per task type.
@@ -49,6 +52,7 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 		// (BenchmarkOrchestration: 2.7 s of 3.9 s); 8 took the wait to about 50 ms.
 		MaxConcurrentWorkflowTaskPollers: taskPollers,
 		MaxConcurrentActivityTaskPollers: taskPollers,
+		Interceptors:                     opts.Interceptors,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts.Kube)

@@ -145,6 +145,7 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_ENCRYPTION_KEYS=" + encryptionKeys,
 		"RAINFLOW_TEMPORAL_UI_URL=" + stack.TemporalUIURL,
 		"RAINFLOW_INSECURE_REGISTRY=" + stack.RegistryAddr,
+		"RAINFLOW_COLLECTOR_URL=" + info.CollectorURL,
 	}
 	procs := newProcGroup(filepath.Join(state, "logs"), env, logger)
 	defer procs.stop(15 * time.Second)

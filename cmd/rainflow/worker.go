@@ -13,8 +13,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/collector/client"
+	"github.com/rainflow/rainflow/opevents"
 	"github.com/rainflow/rainflow/seal"
 	"github.com/rainflow/rainflow/store"
 	"github.com/rainflow/rainflow/workers"
@@ -28,6 +31,7 @@ type workerConfig struct {
 	MaxActivities    int
 	StopTimeout      time.Duration
 	AdminListen      string
+	CollectorURL     string
 }
 
 func (c *workerConfig) define(f *flags) {
@@ -40,6 +44,8 @@ func (c *workerConfig) define(f *flags) {
 		"on SIGTERM, how long running activities may take to end before they are canceled (a rollout wait hands over at once)")
 	f.str(&c.AdminListen, "admin-listen", "", "127.0.0.1:7483",
 		"address of /healthz (200 while polling) and /metrics (the Temporal SDK's and the process's); a second worker on the same machine needs another address, or empty for none")
+	f.str(&c.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "",
+		"the collector that receives operations' event logs (http://host:port); empty sends none")
 }
 
 func (c workerConfig) Validate() error {
@@ -79,12 +85,29 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	defer closeAll()
 
+	var intercept []interceptor.WorkerInterceptor
+	if cfg.CollectorURL != "" {
+		events := opevents.NewEmitter(ctx, &client.Client{BaseURL: cfg.CollectorURL}, opevents.EmitterOptions{}, logger.With("log", "events"))
+		defer func() {
+			// the events of the activities that ended during the stop go out before the process ends
+			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = events.Close(closeCtx)
+		}()
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rainflow_worker_events_sent_total",
+				Help: "Operation event lines the collector stored."}, func() float64 { return float64(events.Sent()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rainflow_worker_events_dropped_total",
+				Help: "Operation event lines dropped because the collector was away longer than the queue lasts."},
+				func() float64 { return float64(events.Dropped()) }))
+		intercept = append(intercept, opevents.NewInterceptor(events))
+	}
 	w := workers.NewOperations(tc, workers.Activities{
 		Kube:     &activities.Kube{Client: kube, SecretEnv: st},
 		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
 		Store:    &activities.Store{Releases: st},
 		Routes:   &activities.Routes{Client: kube, Store: st},
-	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities, StopTimeout: cfg.StopTimeout})
+	}, workers.Options{MaxConcurrentActivities: cfg.MaxActivities, StopTimeout: cfg.StopTimeout, Interceptors: intercept})
 	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
