@@ -16,7 +16,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION)
 
 KUBE_BINS  := kube-apiserver kube-controller-manager kube-scheduler kubelet
-TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry $(KUBE_BINS))
+TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry buildkitd $(KUBE_BINS))
 
 .PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api
 
@@ -44,6 +44,8 @@ $(BIN)/kwok: tools/kwok/go.mod tools/kwok/go.sum
 	cd tools/kwok && $(GO) build -ldflags "-s -w" -o $@ sigs.k8s.io/kwok/cmd/kwok
 $(BIN)/registry: tools/registry/go.mod tools/registry/go.sum
 	cd tools/registry && $(GO) build -ldflags "-s -w" -o $@ github.com/distribution/distribution/v3/cmd/registry
+$(BIN)/buildkitd: tools/buildkit/go.mod tools/buildkit/go.sum
+	cd tools/buildkit && $(GO) build -ldflags "-s -w" -o $@ github.com/moby/buildkit/cmd/buildkitd
 $(addprefix $(BIN)/,$(KUBE_BINS)): $(BIN)/%: tools/kube/go.mod tools/kube/go.sum
 	cd tools/kube && $(GO) build -ldflags "$(KUBE_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$*
 

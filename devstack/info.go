@@ -27,6 +27,7 @@ type Info struct {
 	RealNodeReason string `json:"realNodeReason,omitempty"`
 	NodeName       string `json:"nodeName,omitempty"`
 	PodCIDR        string `json:"podCidr,omitempty"`
+	BuildKitAddr   string `json:"buildkitAddress,omitempty"`
 	DBDriver       string `json:"dbDriver"`
 	DBDSN          string `json:"dbDsn"`
 	PID            int    `json:"pid"`

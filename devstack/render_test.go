@@ -166,3 +166,20 @@ func TestIsLoopbackAddr(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderBuildKitConfig(t *testing.T) {
+	t.Parallel()
+	out := string(renderBuildKitConfig("/s/buildkit/root", "/s/buildkit/buildkitd.sock", "127.0.0.1:5056"))
+	for _, want := range []string{
+		`root = "/s/buildkit/root"`,
+		`address = ["unix:///s/buildkit/buildkitd.sock"]`,
+		"[worker.oci]\n  enabled = true",
+		"[worker.containerd]\n  enabled = false",
+		"[cdi]\n  disabled = true",
+		"[registry.\"127.0.0.1:5056\"]\n  http = true",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("buildkitd config lacks %q:\n%s", want, out)
+		}
+	}
+}

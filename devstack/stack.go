@@ -30,6 +30,9 @@ type Stack struct {
 	NodeName          string   // the real node's name; pods of the slice run there
 	FakeNodes         []string // kwok-node-0..N-1, tainted rainflow.io/fake=true:NoSchedule when there is a real node
 	PodCIDR           string   // the real node's bridge subnet; pod IPs there are reachable from the host
+	// BuildKitAddr is buildkitd's address ("unix:///.../buildkit/buildkitd.sock"), running whenever the
+	// real node does (it needs the same: root, runc, cgroups); "" without.
+	BuildKitAddr string
 	Reused            []string // parts that were already running and were reused
 
 	run      *runner
@@ -114,6 +117,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		if s.RealNode {
 			s.NodeName, s.PodCIDR = NodeName, PodCIDR
+			s.BuildKitAddr = "unix://" + buildKitSocket(r.p)
 		}
 	} else if cfg.Kubeconfig == "" {
 		s.RealNodeReason = "no Kubernetes asked for"
@@ -205,6 +209,12 @@ func (r *runner) start(ctx context.Context, realNode bool) error {
 					return fmt.Errorf("provide pause image: %w", err)
 				}
 				close(pauseUp)
+				if err := r.writeBuildKitConfig(); err != nil {
+					return err
+				}
+				if err := r.ensure(ctx, r.buildKit()); err != nil {
+					return err
+				}
 			}
 			return nil
 		})
@@ -345,6 +355,7 @@ func (r *runner) shutdown(ctx context.Context) error {
 	}
 	if r.cfg.localKubernetes() {
 		g.Go(func() error { record(r.stopKubernetes(ctx)); return nil })
+		g.Go(func() error { record(r.sup.stop(ctx, "buildkitd", r.buildKit().bin, 15*time.Second)); return nil })
 	}
 	if r.cfg.localRegistry() {
 		g.Go(func() error { record(r.sup.stop(ctx, "registry", r.registry().bin, 10*time.Second)); return nil })
@@ -382,12 +393,13 @@ func (r *runner) stopKubernetes(ctx context.Context) error {
 }
 
 // Env is the stack as environment variables for child processes and shells: KUBECONFIG,
-// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (the Temporal CLI's names) and RAINFLOW_REGISTRY.
+// TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE (the Temporal CLI's names), RAINFLOW_REGISTRY and BUILDKIT_HOST (buildctl's).
 func (s *Stack) Env() []string {
 	var env []string
 	for _, kv := range [][2]string{
 		{"KUBECONFIG", s.Kubeconfig}, {"TEMPORAL_ADDRESS", s.TemporalAddr},
 		{"TEMPORAL_NAMESPACE", s.TemporalNamespace}, {"RAINFLOW_REGISTRY", s.RegistryAddr},
+		{"BUILDKIT_HOST", s.BuildKitAddr},
 	} {
 		if kv[1] != "" {
 			env = append(env, kv[0]+"="+kv[1])

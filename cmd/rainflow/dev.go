@@ -130,7 +130,8 @@ func runDev(ctx context.Context, args []string) error {
 		GatewayURL: "http://" + cfg.GatewayHTTP, CollectorURL: "http://" + cfg.Collector, WorkerURL: "http://" + cfg.WorkerAdmin,
 		RegistryAddr: stack.RegistryAddr, Kubeconfig: stack.Kubeconfig,
 		RealNode: stack.RealNode, RealNodeReason: stack.RealNodeReason, NodeName: stack.NodeName, PodCIDR: stack.PodCIDR,
-		DBDriver: "sqlite", DBDSN: filepath.Join(state, "rainflow.db"), PID: os.Getpid(),
+		BuildKitAddr: stack.BuildKitAddr,
+		DBDriver:     "sqlite", DBDSN: filepath.Join(state, "rainflow.db"), PID: os.Getpid(),
 	}
 	if cfg.MySQLDSN != "" {
 		info.DBDriver, info.DBDSN = "mysql", cfg.MySQLDSN
@@ -236,6 +237,7 @@ Rainflow is up (%s).
   collector         %s
   worker            %s   (health and metrics)
   registry          %s   (plain HTTP)
+  buildkit          %s
   kubeconfig        %s
   Kubernetes        %s
   metadata          %s %s
@@ -245,7 +247,7 @@ Try:
 
 Ctrl-C stops everything this command started.
 `, took.Round(100*time.Millisecond), info.APIURL, info.APIToken, orDash(info.TemporalUIURL), info.TemporalAddr, info.Namespace,
-		info.GatewayURL, info.CollectorURL, info.WorkerURL, info.RegistryAddr, info.Kubeconfig, node, info.DBDriver, info.DBDSN,
+		info.GatewayURL, info.CollectorURL, info.WorkerURL, info.RegistryAddr, orDash(info.BuildKitAddr), info.Kubeconfig, node, info.DBDriver, info.DBDSN,
 		info.APIToken, info.APIURL)
 }
 
