@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -33,7 +34,7 @@ type Stack struct {
 	// BuildKitAddr is buildkitd's address ("unix:///.../buildkit/buildkitd.sock"), running whenever the
 	// real node does (it needs the same: root, runc, cgroups); "" without.
 	BuildKitAddr string
-	Reused            []string // parts that were already running and were reused
+	Reused       []string // parts that were already running and were reused
 
 	run      *runner
 	stopOnce sync.Once
@@ -48,6 +49,7 @@ type runner struct {
 	log          *slog.Logger
 	tools        hostTools
 	registryAddr string
+	noBuildKit   atomic.Bool // set when the real node runs without buildkitd (not built)
 
 	mu     sync.Mutex
 	reused []string
@@ -133,6 +135,9 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	s.Reused = r.reused
+	if r.noBuildKit.Load() {
+		s.BuildKitAddr = ""
+	}
 	r.log.Info("stack ready", "took", time.Since(begin).Round(time.Millisecond), "kubeconfig", s.Kubeconfig,
 		"temporal", s.TemporalAddr, "registry", s.RegistryAddr, "realNode", s.RealNode, "reused", len(s.Reused))
 	return s, nil
@@ -209,6 +214,12 @@ func (r *runner) start(ctx context.Context, realNode bool) error {
 					return fmt.Errorf("provide pause image: %w", err)
 				}
 				close(pauseUp)
+				if _, err := os.Stat(r.buildKit().bin); err != nil {
+					// builds need it, nothing else does: the rest of the stack still comes up
+					r.log.Warn("no buildkitd: builds will fail; run `make tools`", "err", err)
+					r.noBuildKit.Store(true)
+					return nil
+				}
 				if err := r.writeBuildKitConfig(); err != nil {
 					return err
 				}
