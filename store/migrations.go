@@ -155,6 +155,7 @@ func schemaSteps() []migration {
 		accessMigration(),
 		tenantSettingsMigration(),
 		versionsMigration(),
+		buildsMigration(),
 	}
 }
 

@@ -40,3 +40,29 @@ func versionsMigration() migration {
 		},
 	}
 }
+
+// buildsMigration adds what a build records of the version it made: the build key (an equal build of
+// the same revision finds it), the builder, the language detected, the image's size and the build's
+// duration.
+func buildsMigration() migration {
+	return migration{
+		version: 8,
+		name:    "versions of builds",
+		sqlite: []string{
+			`ALTER TABLE versions ADD COLUMN build_key TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE versions ADD COLUMN builder TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE versions ADD COLUMN language TEXT NOT NULL DEFAULT ''`,
+			`ALTER TABLE versions ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT 0`,
+			`ALTER TABLE versions ADD COLUMN build_ms BIGINT NOT NULL DEFAULT 0`,
+			`CREATE INDEX IF NOT EXISTS ix_versions_component_build ON versions (component_id, build_key)`,
+		},
+		mysql: []string{
+			`ALTER TABLE versions ADD COLUMN build_key VARCHAR(64) NOT NULL DEFAULT '',
+				ADD COLUMN builder VARCHAR(32) NOT NULL DEFAULT '',
+				ADD COLUMN language VARCHAR(32) NOT NULL DEFAULT '',
+				ADD COLUMN size_bytes BIGINT NOT NULL DEFAULT 0,
+				ADD COLUMN build_ms BIGINT NOT NULL DEFAULT 0,
+				ADD KEY ix_versions_component_build (component_id, build_key)`,
+		},
+	}
+}

@@ -29,7 +29,16 @@ type Version struct {
 	BuildOperationID string
 	// OperationID is the operation that recorded it (its build, or its first deploy).
 	OperationID string
-	CreatedAt   time.Time
+	// BuildKey identifies what was built (source revision and build settings): a build whose key a
+	// version of the component has returns that version instead of building. Empty for an image
+	// deployed as it is.
+	BuildKey string
+	Builder  string // the builder that made it (contract.Builder*)
+	Language string // the language detection found
+	// SizeBytes is the image's compressed size; BuildDuration how long its build took.
+	SizeBytes     int64
+	BuildDuration time.Duration
+	CreatedAt     time.Time
 }
 
 type versionRow struct {
@@ -41,6 +50,11 @@ type versionRow struct {
 	Revision         string    `gorm:"column:revision"`
 	BuildOperationID *string   `gorm:"column:build_operation_id"`
 	OperationID      *string   `gorm:"column:operation_id"`
+	BuildKey         string    `gorm:"column:build_key"`
+	Builder          string    `gorm:"column:builder"`
+	Language         string    `gorm:"column:language"`
+	SizeBytes        int64     `gorm:"column:size_bytes"`
+	BuildMS          int64     `gorm:"column:build_ms"`
 	CreatedAt        time.Time `gorm:"column:created_at"`
 }
 
@@ -49,7 +63,8 @@ func (versionRow) TableName() string { return "versions" }
 func (r versionRow) model() Version {
 	return Version{ID: r.ID, ComponentID: r.ComponentID, ImageDigest: r.ImageDigest, SourceKind: r.SourceKind,
 		Source: r.Source, Revision: r.Revision, BuildOperationID: deref(r.BuildOperationID),
-		OperationID: deref(r.OperationID), CreatedAt: r.CreatedAt.UTC()}
+		OperationID: deref(r.OperationID), BuildKey: r.BuildKey, Builder: r.Builder, Language: r.Language,
+		SizeBytes: r.SizeBytes, BuildDuration: time.Duration(r.BuildMS) * time.Millisecond, CreatedAt: r.CreatedAt.UTC()}
 }
 
 // RecordVersion stores a version of a component unless the component has one with the same digest,
@@ -62,7 +77,8 @@ func (s *Store) RecordVersion(ctx context.Context, v Version) (Version, error) {
 	db := s.db.WithContext(ctx)
 	row := versionRow{ID: newID(), ComponentID: v.ComponentID, ImageDigest: v.ImageDigest, SourceKind: v.SourceKind,
 		Source: cut(v.Source, 1024), Revision: cut(v.Revision, 255), BuildOperationID: nullable(v.BuildOperationID),
-		OperationID: nullable(v.OperationID), CreatedAt: now()}
+		OperationID: nullable(v.OperationID), BuildKey: cut(v.BuildKey, 64), Builder: cut(v.Builder, 32),
+		Language: cut(v.Language, 32), SizeBytes: v.SizeBytes, BuildMS: v.BuildDuration.Milliseconds(), CreatedAt: now()}
 	err := db.Create(&row).Error
 	switch {
 	case err == nil:
@@ -77,6 +93,23 @@ func (s *Store) RecordVersion(ctx context.Context, v Version) (Version, error) {
 		return Version{}, fmt.Errorf("record version %s of component %s: read recorded one: %w", v.ImageDigest, v.ComponentID, translate(err))
 	}
 	return stored.model(), nil
+}
+
+// FindBuiltVersion answers the component's version an earlier build with this key made, or ErrNotFound.
+func (s *Store) FindBuiltVersion(ctx context.Context, componentID, buildKey string) (Version, error) {
+	if buildKey == "" {
+		return Version{}, fmt.Errorf("find built version: empty build key: %w", ErrInvalid)
+	}
+	var row versionRow
+	err := s.db.WithContext(ctx).Where("component_id = ? AND build_key = ?", componentID, buildKey).
+		Order("created_at DESC").Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Version{}, fmt.Errorf("find built version of component %s: %w", componentID, ErrNotFound)
+	}
+	if err != nil {
+		return Version{}, fmt.Errorf("find built version of component %s: %w", componentID, translate(err))
+	}
+	return row.model(), nil
 }
 
 // ListVersions answers one page of the component's versions, newest first.

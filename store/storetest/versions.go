@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -31,9 +32,20 @@ func testVersions(t *testing.T, open Opener) {
 	require.Equal(t, op.ID, versions[0].OperationID)
 
 	// a build records its version with its source
+	_, err = st.FindBuiltVersion(ctx, f.component.ID, "key-1")
+	require.ErrorIs(t, err, store.ErrNotFound, "no build made it yet")
 	built, err := st.RecordVersion(ctx, store.Version{ComponentID: f.component.ID, ImageDigest: digest("3"),
-		SourceKind: store.SourceGit, Source: "https://git.example/shop.git", Revision: "0a1b2c", BuildOperationID: op.ID})
+		SourceKind: store.SourceGit, Source: "https://git.example/shop.git", Revision: "0a1b2c", BuildOperationID: op.ID,
+		BuildKey: "key-1", Builder: "go", Language: "go", SizeBytes: 1234, BuildDuration: 1500 * time.Millisecond})
 	require.NoError(t, err)
+	found, err := st.FindBuiltVersion(ctx, f.component.ID, "key-1")
+	require.NoError(t, err)
+	require.Equal(t, built, found, "an equal build finds the version")
+	require.Equal(t, "go", found.Builder)
+	require.Equal(t, int64(1234), found.SizeBytes)
+	require.Equal(t, 1500*time.Millisecond, found.BuildDuration)
+	_, err = st.FindBuiltVersion(ctx, f.component.ID, "key-2")
+	require.ErrorIs(t, err, store.ErrNotFound)
 	again, err := st.RecordVersion(ctx, store.Version{ComponentID: f.component.ID, ImageDigest: digest("3"), SourceKind: store.SourceImage})
 	require.NoError(t, err)
 	require.Equal(t, built, again, "a digest recorded before answers the stored version")
