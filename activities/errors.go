@@ -20,6 +20,13 @@ const (
 	ErrTypeWorkloadNotFound = "WorkloadNotFound"
 	// ErrTypeComponentDeleted: the component's record is gone (a deploy queued behind its delete).
 	ErrTypeComponentDeleted = "ComponentDeleted"
+	// ErrTypeBuildFailed: the build itself failed (a step of the Dockerfile, the compiler): building
+	// again the same source fails the same way. The message says which step, which command, the exit
+	// code and the last lines of its output.
+	ErrTypeBuildFailed = "BuildFailed"
+	// ErrTypeInvalidSource: the source cannot be built as given (an archive that escapes its root or is
+	// too large, nothing detected to build, a setting that does not fit the source).
+	ErrTypeInvalidSource = "InvalidSource"
 )
 
 // permanent wraps err as a non-retryable application error of the given type.

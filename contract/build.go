@@ -28,11 +28,11 @@ const (
 	SourceImage   = "image"   // an image copied from another registry
 )
 
-// Builders.
+// Builders (build/detect names the first three as well).
 const (
 	BuilderDockerfile = "dockerfile" // the source's Dockerfile, on BuildKit
-	BuilderGo         = "go"         // go build, the binary appended onto a base image (ko-style, no daemon)
-	BuilderLanguage   = "language"   // a Dockerfile generated from what detection found, on BuildKit
+	BuilderKo         = "ko"         // go build, the binary appended onto a base image (no daemon)
+	BuilderGenerated  = "generated"  // a Dockerfile generated from what detection found, on BuildKit
 	BuilderImport     = "import"     // an image copied as it is
 )
 
@@ -79,8 +79,11 @@ type BuildInput struct {
 	Settings    BuildSettings `json:"settings"`
 	// Repository is where the built image goes: registry/tenant/app/component (the API derives it).
 	Repository string `json:"repository"`
-	// Deploy queues a deploy of the built version in the component's queue and waits for it.
-	Deploy      bool          `json:"deploy,omitempty"`
+	// Deploy, when set, is the deploy to run once the image is built, as the API prepared it from the
+	// component (its spec, secret env version, dependencies, routes): the build sets its spec's image to
+	// the built one, makes that the component's image in the store, queues the deploy in the
+	// component's queue and waits for it.
+	Deploy      *DeployInput  `json:"deploy,omitempty"`
 	Timeout     time.Duration `json:"timeout,omitempty"` // default DefaultBuildTimeout
 	RequestedBy string        `json:"requestedBy,omitempty"`
 }

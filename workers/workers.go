@@ -67,3 +67,32 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 	w.RegisterActivity(acts.Operations)
 	return w
 }
+
+// BuildActivities are the activity structs of the builds task queue.
+type BuildActivities struct {
+	Builds *activities.Builds
+	Store  *activities.BuildStore
+	// Operations queues the deploy a build-and-deploy runs; nil serves one over the worker's client.
+	Operations *activities.Operations
+}
+
+// NewBuilds returns the worker of the builds task queue: the Build workflow and the activities it
+// calls. Builds are heavy: MaxConcurrentActivities bounds the builds one worker runs at once.
+func NewBuilds(c client.Client, acts BuildActivities, opts Options) worker.Worker {
+	if opts.MaxConcurrentActivities <= 0 {
+		opts.MaxConcurrentActivities = 4
+	}
+	w := worker.New(c, contract.TaskQueueBuilds, worker.Options{
+		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
+		WorkerStopTimeout:                  opts.StopTimeout,
+		Interceptors:                       opts.Interceptors,
+	})
+	workflows.RegisterBuilds(w)
+	w.RegisterActivity(acts.Builds)
+	w.RegisterActivity(acts.Store)
+	if acts.Operations == nil {
+		acts.Operations = &activities.Operations{Client: c}
+	}
+	w.RegisterActivity(acts.Operations)
+	return w
+}

@@ -30,3 +30,8 @@ func Register(r Registry) {
 func workflowOptions(name string) workflow.RegisterOptions {
 	return workflow.RegisterOptions{Name: name}
 }
+
+// RegisterBuilds registers the workflows of the builds task queue.
+func RegisterBuilds(r Registry) {
+	r.RegisterWorkflowWithOptions(Build, workflowOptions(contract.WorkflowBuild))
+}
