@@ -1,0 +1,3 @@
+module example.com/dockerized
+
+go 1.22
