@@ -58,6 +58,13 @@ type Config struct {
 	// AllowInsecureHTTP lets the API serve plain HTTP on an address other than loopback. Without it,
 	// such a listen address needs TLS: tokens must not cross a network in clear text.
 	AllowInsecureHTTP bool
+	// Registry is the platform's registry (host:port): built images and uploaded source archives go
+	// there, under <registry>/<tenant>/<app>/<component>. Empty: builds answer 503.
+	Registry string
+	// Sources keeps uploaded archives until their build reads them; nil keeps them in Registry.
+	Sources SourceStore
+	// MaxArchiveBytes bounds an uploaded source archive. Default 256 MiB.
+	MaxArchiveBytes int64
 	// CollectorURL is the collector's base URL (http://127.0.0.1:7482): logs are read and followed
 	// there. Empty: the logs routes answer 503.
 	CollectorURL string
@@ -73,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxArchiveBytes == 0 {
+		c.MaxArchiveBytes = DefaultMaxArchiveBytes
 	}
 	if c.TemporalNamespace == "" {
 		c.TemporalNamespace = "default"

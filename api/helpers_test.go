@@ -51,6 +51,7 @@ type fakeWorkflows struct {
 	runs      int
 	apps      []contract.AppOperationInput // every app operation started
 	tenantOps []tenantStart                // every tenant operation started
+	builds    []contract.BuildInput        // every build started
 }
 
 type fakeQueue struct {
@@ -216,6 +217,18 @@ func (f *fakeWorkflows) StartTenant(_ context.Context, workflow string, kind con
 	runID := fmt.Sprintf("tenant-run-%d", len(f.tenantOps))
 	wid := contract.TenantOperationWorkflowID(kind, in.Tenant, in.OperationID)
 	f.statuses[wid] = api.OperationStatus{State: api.StateRunning, RunID: runID, OperationID: in.OperationID}
+	return runID, nil
+}
+
+func (f *fakeWorkflows) StartBuild(_ context.Context, in contract.BuildInput) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.startErr != nil {
+		return "", f.startErr
+	}
+	f.builds = append(f.builds, in)
+	runID := fmt.Sprintf("build-run-%d", len(f.builds))
+	f.statuses[contract.BuildWorkflowID(in.Ref, in.OperationID)] = api.OperationStatus{State: api.StateRunning, RunID: runID, OperationID: in.OperationID}
 	return runID, nil
 }
 

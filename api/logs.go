@@ -20,7 +20,8 @@ import (
 // (or follows it there) on the caller's behalf. The streams:
 //
 //	GET .../operations/{operation}/logs        an operation's event log (each step's start, progress,
-//	GET .../operations/{operation}/logs/tail   retry and end), paginated, or followed over a websocket
+//	GET .../operations/{operation}/logs/tail   retry and end; ?kind=build: a build's output), paginated,
+//	                                           or followed over a websocket
 //	GET .../components/{component}/logs        a component's runtime output (?kind=access: the gateway's
 //	GET .../components/{component}/logs/tail   access log of it), paginated, or followed
 //
@@ -57,6 +58,7 @@ type logLine struct {
 // Stream kinds, as the collector names them.
 const (
 	streamEvent   = "event"
+	streamBuild   = "build"
 	streamRuntime = "runtime"
 	streamAccess  = "access"
 )
@@ -77,7 +79,18 @@ func (s *Server) operationStream(r *http.Request) (string, error) {
 	if !ok {
 		return "", notFound("operation %s (%s) keeps no event log: only app and component operations do", op.ID, op.Kind)
 	}
-	return collectorStream(streamEvent, n.Tenant, n.App, op.ID), nil
+	kind := streamEvent
+	switch k := r.URL.Query().Get("kind"); k {
+	case "", streamEvent:
+	case streamBuild:
+		if op.Kind != contract.OperationBuild {
+			return "", badRequest("kind", fmt.Sprintf("operation %s is a %s: only builds have build output", op.ID, op.Kind))
+		}
+		kind = streamBuild
+	default:
+		return "", badRequest("kind", fmt.Sprintf("%q is not event or build", k))
+	}
+	return collectorStream(kind, n.Tenant, n.App, op.ID), nil
 }
 
 // componentStream is the path of a component's runtime (or, with ?kind=access, access) stream.

@@ -117,6 +117,9 @@ func apiOperations() []apiOperation {
 			problems(typeImageNotFound, typeImageDenied, typeRegistryUnavailable, typeStoreUnavailable, typeNoEncryptionKey)),
 		post(component+"/start", "createStart", "Start a stopped component", optionalBody[emptyRequest](), queued),
 		post(component+"/stop", "createStop", "Stop a component (zero replicas)", optionalBody[emptyRequest](), queued),
+		post(component+"/builds", "createBuild", "Build the component from an uploaded archive (the body: application/gzip, application/x-tar or application/zip, settings in the query) or import an image (a JSON body); optionally deploy it",
+			body[buildRequest](), answers[operationAccepted](202), location(), buildQueryDoc(),
+			problems(typeValidation, typeBuildsUnavailable, typeRegistryUnavailable, typeWorkflowsUnavailable, typeBodyTooLarge)),
 		post(component+"/restart", "createRestart", "Replace every pod, without downtime", optionalBody[emptyRequest](), queued),
 		post(component+"/scale", "createScale", "Change the number of replicas", body[scaleRequest](), queued,
 			problems(typeStoreUnavailable)),
@@ -156,9 +159,9 @@ func apiOperations() []apiOperation {
 		get(operation, "getOperation", "Read an operation with its state, steps and result from Temporal",
 			answers[operationView](200), problems(typeWorkflowsUnavailable)),
 		get(operation+"/logs", "getOperationLogs", "Read the operation's event log: each step's start, progress, retries and end",
-			answers[logPage](200), logReadQuery(false), problems(typeLogsUnavailable)),
+			answers[logPage](200), logReadQuery(false), query(operationLogKind()), problems(typeLogsUnavailable)),
 		get(operation+"/logs/tail", "tailOperationLogs", "Follow the operation's event log over a websocket: the events so far, then live ones",
-			answersText(101, "websocket"), logTailQuery(false), problems(typeLogsUnavailable)),
+			answersText(101, "websocket"), logTailQuery(false), query(operationLogKind()), problems(typeLogsUnavailable)),
 		post(operation+"/cancel", "cancelOperation", "Cancel a running or queued operation", optionalBody[emptyRequest](),
 			answers[operationView](202), location(), problems(typeOperationNotRunning, typeWorkflowsUnavailable)),
 	}
@@ -190,6 +193,7 @@ func problemStatuses() map[string][]int {
 		typeStoreUnavailable:     {503},
 		typeInternal:             {500},
 		typeLogsUnavailable:      {503},
+		typeBuildsUnavailable:    {503},
 		typeComponentInUse:       {409},
 		typeNoEncryptionKey:      {503},
 		typeRouteConflict:        {409},
@@ -393,6 +397,21 @@ func operationFilters() opOption {
 	)
 }
 
+// buildQueryDoc: the settings of an archive build, in its query (buildQuery reads them).
+func buildQueryDoc() opOption {
+	str := map[string]any{"type": "string"}
+	return query(
+		apiParam{name: "name", description: "the archive's file name, kept with the version", schema: str},
+		apiParam{name: "dir", description: "the directory of the source to build (a component of a repository of several)", schema: str},
+		apiParam{name: "builder", description: "force a builder instead of the detected one",
+			schema: map[string]any{"type": "string", "enum": []string{contract.BuilderDockerfile, contract.BuilderKo, contract.BuilderGenerated}}},
+		apiParam{name: "dockerfile", description: "the Dockerfile's path inside dir", schema: str},
+		apiParam{name: "target", description: "the Dockerfile stage to build", schema: str},
+		apiParam{name: "deploy", description: "deploy the built image (true/false)", schema: map[string]any{"type": "boolean"}},
+		apiParam{name: "timeoutSeconds", description: "the build's time limit (default 3600)", schema: map[string]any{"type": "integer", "minimum": 1, "maximum": maxBuildTimeoutSeconds}},
+	)
+}
+
 // logReadQuery: the parameters of a log read (the collector's), and the stream kind of a component's.
 func logReadQuery(kind bool) opOption {
 	params := []apiParam{
@@ -418,6 +437,11 @@ func logTailQuery(kind bool) opOption {
 		params = append(params, logKindParam())
 	}
 	return query(params...)
+}
+
+func operationLogKind() apiParam {
+	return apiParam{name: "kind", description: "event (the steps, the default) or build (a build's output)",
+		schema: map[string]any{"type": "string", "enum": []string{streamEvent, streamBuild}}}
 }
 
 func logKindParam() apiParam {

@@ -90,7 +90,7 @@ func operationKinds() []contract.OperationKind {
 	for _, k := range []contract.OperationKind{contract.OperationDeploy, contract.OperationStart, contract.OperationStop, contract.OperationRestart} {
 		kinds = append(kinds, contract.AppOperationKind(k))
 	}
-	return append(kinds, contract.OperationTenantSetup, contract.OperationTenantDelete)
+	return append(kinds, contract.OperationBuild, contract.OperationTenantSetup, contract.OperationTenantDelete)
 }
 
 // maxRequestedBy is the longest principal name the requestedBy filter takes (the store keeps 255).
@@ -259,7 +259,10 @@ func (s *Server) locate(ctx context.Context, op store.Operation, n names) (locat
 // isQueued says whether the operation went through its component's queue: its workflow id is its
 // own (contract.OperationWorkflowID). Operations recorded before queues ran as one run of the
 // component's workflow id, which their RunID names.
-func isQueued(op store.Operation) bool { return strings.HasSuffix(op.WorkflowID, "/"+op.ID) }
+// A build runs under its own id too, but on the builds task queue, never in the component's queue.
+func isQueued(op store.Operation) bool {
+	return op.Kind != contract.OperationBuild && strings.HasSuffix(op.WorkflowID, "/"+op.ID)
+}
 
 // baseView answers the operation's view from its record alone.
 func (s *Server) baseView(n names, op store.Operation) operationView {

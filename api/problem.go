@@ -32,6 +32,7 @@ const (
 	typeStoreUnavailable     = problemBase + "store-unavailable"
 	typeInternal             = problemBase + "internal"
 	typeLogsUnavailable      = problemBase + "logs-unavailable"
+	typeBuildsUnavailable    = problemBase + "builds-unavailable"
 
 	problemContentType = "application/problem+json"
 )

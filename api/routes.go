@@ -85,6 +85,7 @@ func (s *Server) routes() http.Handler {
 			r.Post(component+"/stop", s.handle(s.createStop))
 			r.Post(component+"/restart", s.handle(s.createRestart))
 			r.Post(component+"/scale", s.handle(s.createScale))
+			r.Post(component+"/builds", s.handle(s.createBuild))
 			r.Get(component+"/operations", s.handle(s.listOperations))
 			r.Get(component+"/releases", s.handle(s.listReleases))
 			r.Get(component+"/releases/{release}", s.handle(s.getRelease))

@@ -35,6 +35,8 @@ type Server struct {
 	// componentLocks holds a *sync.Mutex per component id (see lockComponent); one small entry per
 	// component ever scaled through this process.
 	componentLocks sync.Map
+	// sources keeps uploaded source archives for their builds.
+	sources SourceStore
 	// collector reads logs from the collector; collectorTail dials its tails (no time limit).
 	collector, collectorTail *http.Client
 	// stopping is closed when the server shuts down: it ends the log tails (hijacked connections,
@@ -59,6 +61,10 @@ func New(cfg Config, st *store.Store, wf Workflows, images ImageChecker, logger 
 		auth: newAuthenticator(cfg, st), metrics: newMetrics(reg), reg: reg,
 		collector: &http.Client{Timeout: 30 * time.Second}, collectorTail: &http.Client{},
 		stopping: make(chan struct{}),
+	}
+	s.sources = cfg.Sources
+	if s.sources == nil {
+		s.sources = NewRegistrySources(cfg.RegistryInsecure, nil)
 	}
 	s.handler = s.routes()
 	return s

@@ -86,6 +86,35 @@ func (t *TemporalWorkflows) StartApp(ctx context.Context, in contract.AppOperati
 	return run.GetRunID(), nil
 }
 
+// StartBuild starts a build under its own id on the builds task queue: builds never wait in the
+// component's queue, and several may run at once.
+func (t *TemporalWorkflows) StartBuild(ctx context.Context, in contract.BuildInput) (string, error) {
+	id := contract.BuildWorkflowID(in.Ref, in.OperationID)
+	timeout := in.Timeout
+	if timeout <= 0 {
+		timeout = contract.DefaultBuildTimeout
+	}
+	run, err := t.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       id,
+		TaskQueue:                                contract.TaskQueueBuilds,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		// the build's own limit, plus room for the deploy it may run after
+		WorkflowExecutionTimeout: timeout + 2*time.Hour,
+		Memo: map[string]any{contract.MemoOperationID: in.OperationID, contract.MemoKind: string(contract.OperationBuild),
+			contract.MemoRequestedBy: in.RequestedBy},
+		TypedSearchAttributes: opqueue.OperationSearchAttributes(in.Ref, contract.OperationBuild, in.RequestedBy),
+		StaticSummary: fmt.Sprintf("build %s/%s/%s from %s (operation %s, by %s)", in.Ref.Tenant, in.Ref.App, in.Ref.Component,
+			in.Source.Kind, in.OperationID, opqueue.Initiator(in.RequestedBy)),
+	}, contract.WorkflowBuild, in)
+	if err != nil {
+		return "", fmt.Errorf("start workflow %s: %w", id, err)
+	}
+	t.logger.InfoContext(ctx, "started build workflow", "workflow_id", id, "run_id", run.GetRunID(), "operation_id", in.OperationID)
+	return run.GetRunID(), nil
+}
+
 // StartTenant starts an operation on a tenant; its workflow id is its own, so it never waits behind
 // another (a setup reads the tenant's latest settings when it runs).
 func (t *TemporalWorkflows) StartTenant(ctx context.Context, workflow string, kind contract.OperationKind, in contract.TenantOperationInput) (string, error) {

@@ -34,6 +34,8 @@ type Workflows interface {
 	// StartTenant starts an operation on a tenant (workflow contract.WorkflowTenantSetup or
 	// contract.WorkflowTenantDelete) and answers its run id.
 	StartTenant(ctx context.Context, workflow string, kind contract.OperationKind, in contract.TenantOperationInput) (runID string, err error)
+	// StartBuild starts a build on the builds task queue and answers its run id.
+	StartBuild(ctx context.Context, in contract.BuildInput) (runID string, err error)
 }
 
 // WorkflowStart is one operation to run.

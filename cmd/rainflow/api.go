@@ -22,6 +22,7 @@ func runAPI(ctx context.Context, args []string) error {
 	f.str(&cfg.API.Listen, "listen", "", "127.0.0.1:7480", "address of the REST API")
 	f.str(&cfg.API.AdminToken, "admin-token", "", "", "bearer token of the admin principal (at least 16 characters)")
 	f.list(&cfg.API.RegistryInsecure, "insecure-registry", "RAINFLOW_INSECURE_REGISTRY", "", "registries reached over plain HTTP (loopback always is)")
+	f.str(&cfg.API.Registry, "registry", "RAINFLOW_REGISTRY", "", "the platform's registry (host:port): built images and uploaded sources go there; empty: builds answer 503")
 	f.str(&cfg.API.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "", "the collector that serves logs (http://host:port); empty: the logs routes answer 503")
 	f.str(&cfg.API.TemporalUIURL, "temporal-ui-url", "RAINFLOW_TEMPORAL_UI_URL", "", "Temporal Web UI base URL, for links to an operation's workflow")
 	f.str(&cfg.API.TLSCertFile, "tls-cert", "", "", "PEM certificate chain: serve HTTPS")

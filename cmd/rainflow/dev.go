@@ -147,6 +147,9 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_TEMPORAL_UI_URL=" + stack.TemporalUIURL,
 		"RAINFLOW_INSECURE_REGISTRY=" + stack.RegistryAddr,
 		"RAINFLOW_COLLECTOR_URL=" + info.CollectorURL,
+		"RAINFLOW_REGISTRY=" + stack.RegistryAddr,
+		"RAINFLOW_GO_BASE=" + stack.RegistryAddr + "/" + goBaseImage,
+		"RAINFLOW_BUILD_DIR=" + filepath.Join(state, "builds"),
 	}
 	procs := newProcGroup(filepath.Join(state, "logs"), env, logger)
 	defer procs.stop(15 * time.Second)

@@ -32,6 +32,7 @@ type workerConfig struct {
 	StopTimeout      time.Duration
 	AdminListen      string
 	CollectorURL     string
+	Builds           buildsConfig
 }
 
 func (c *workerConfig) define(f *flags) {
@@ -46,6 +47,7 @@ func (c *workerConfig) define(f *flags) {
 		"address of /healthz (200 while polling) and /metrics (the Temporal SDK's and the process's); a second worker on the same machine needs another address, or empty for none")
 	f.str(&c.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "",
 		"the collector that receives operations' event logs (http://host:port); empty sends none")
+	c.Builds.define(f)
 }
 
 func (c workerConfig) Validate() error {
@@ -54,6 +56,9 @@ func (c workerConfig) Validate() error {
 	}
 	if c.MaxActivities <= 0 {
 		return errors.New("max-activities must be positive")
+	}
+	if err := c.Builds.validate(); err != nil {
+		return err
 	}
 	return c.DB.Validate()
 }
@@ -86,8 +91,9 @@ func runWorker(ctx context.Context, args []string) error {
 	defer closeAll()
 
 	var intercept []interceptor.WorkerInterceptor
+	var events *opevents.Emitter
 	if cfg.CollectorURL != "" {
-		events := opevents.NewEmitter(ctx, &client.Client{BaseURL: cfg.CollectorURL}, opevents.EmitterOptions{}, logger.With("log", "events"))
+		events = opevents.NewEmitter(ctx, &client.Client{BaseURL: cfg.CollectorURL}, opevents.EmitterOptions{}, logger.With("log", "events"))
 		defer func() {
 			// the events of the activities that ended during the stop go out before the process ends
 			closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -111,6 +117,19 @@ func runWorker(ctx context.Context, args []string) error {
 	logger.Info("worker starting", "temporal", cfg.Temporal.Address, "namespace", cfg.Temporal.Namespace)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
+	}
+	if cfg.Builds.Enabled {
+		bw, err := newBuildsWorker(tc, st, cfg, events, intercept, logger)
+		if err != nil {
+			w.Stop()
+			return err
+		}
+		if err := bw.Start(); err != nil {
+			w.Stop()
+			return fmt.Errorf("start builds worker: %w", err)
+		}
+		defer bw.Stop()
+		logger.Info("builds worker started", "go_base", cfg.Builds.GoBase, "registry", cfg.Builds.Registry)
 	}
 	var admin *workerAdmin
 	if cfg.AdminListen != "" {

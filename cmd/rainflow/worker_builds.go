@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/build/kobuild"
+	"github.com/rainflow/rainflow/collector"
+	"github.com/rainflow/rainflow/opevents"
+	"github.com/rainflow/rainflow/store"
+	"github.com/rainflow/rainflow/workers"
+)
+
+// buildsConfig is the worker's part that builds (the builds task queue).
+type buildsConfig struct {
+	Enabled   bool
+	Registry  string // the platform's registry (host:port), where built images go
+	GoBase    string // the image the Go builder adds binaries onto; empty: no Go builder
+	Dir       string // work dir of builds and the Go build cache
+	MaxBuilds int
+}
+
+func (c *buildsConfig) define(f *flags) {
+	var enabled string
+	f.str(&enabled, "builds", "RAINFLOW_BUILDS", "true", "also run builds (the builds task queue): true or false")
+	f.after(func() { c.Enabled = enabled == "true" })
+	f.str(&c.Registry, "registry", "RAINFLOW_REGISTRY", "", "the platform's registry (host:port) built images are pushed to")
+	f.str(&c.GoBase, "go-base", "RAINFLOW_GO_BASE", "", "base image of Go builds (ko-style); empty: Go sources need a Dockerfile")
+	f.str(&c.Dir, "build-dir", "RAINFLOW_BUILD_DIR", "", "folder of builds' sources and the Go build cache (default: the OS temp folder)")
+	f.integer(&c.MaxBuilds, "max-builds", "", 2, "builds run at once")
+}
+
+func (c buildsConfig) validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if c.MaxBuilds <= 0 {
+		return errors.New("max-builds must be positive")
+	}
+	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
+		return fmt.Errorf("build-dir %q must be absolute", c.Dir)
+	}
+	return nil
+}
+
+// newBuildsWorker assembles the builds task queue's worker; a build's output goes to the collector
+// through events (when there is one).
+func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events *opevents.Emitter,
+	intercept []interceptor.WorkerInterceptor, logger *slog.Logger) (worker.Worker, error) {
+	dir := cfg.Builds.Dir
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "rainflow-builds")
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "work"), 0o700); err != nil {
+		return nil, fmt.Errorf("create build dir: %w", err)
+	}
+	builds := &activities.Builds{
+		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
+		WorkDir:  filepath.Join(dir, "work"),
+		GoBase:   cfg.Builds.GoBase,
+	}
+	if cfg.Builds.GoBase != "" {
+		gob, err := kobuild.New(kobuild.Config{CacheDir: filepath.Join(dir, "gocache"), Logger: logger.With("builder", "ko")})
+		if err != nil {
+			return nil, err
+		}
+		builds.Go = gob
+	}
+	if events != nil {
+		builds.Output = func(l activities.BuildOutputLine) {
+			events.Emit(opevents.Line{Kind: collector.KindBuild, Tenant: l.Ref.Tenant, App: l.Ref.App, Component: l.Ref.Component,
+				Operation: l.OperationID, Step: l.Step, Level: l.Level, Message: l.Message, Time: l.Time})
+		}
+	}
+	return workers.NewBuilds(tc, workers.BuildActivities{Builds: builds, Store: &activities.BuildStore{Versions: st}},
+		workers.Options{MaxConcurrentActivities: cfg.Builds.MaxBuilds, StopTimeout: cfg.StopTimeout, Interceptors: intercept}), nil
+}
