@@ -15,15 +15,21 @@ type versionView struct {
 	Source      string `json:"source,omitempty"`
 	Revision    string `json:"revision,omitempty"`
 	// BuildOperation is the build that made it, absent for an image deployed as it was.
-	BuildOperation string            `json:"buildOperation,omitempty"`
-	Operation      string            `json:"operation,omitempty"` // the operation that recorded it
-	CreatedAt      time.Time         `json:"createdAt"`
-	Links          map[string]string `json:"links,omitempty"`
+	BuildOperation string `json:"buildOperation,omitempty"`
+	Operation      string `json:"operation,omitempty"` // the operation that recorded it
+	// Builder, Language, SizeBytes and BuildSeconds say how a build made it.
+	Builder      string            `json:"builder,omitempty"`
+	Language     string            `json:"language,omitempty"`
+	SizeBytes    int64             `json:"sizeBytes,omitempty"`
+	BuildSeconds float64           `json:"buildSeconds,omitempty"`
+	CreatedAt    time.Time         `json:"createdAt"`
+	Links        map[string]string `json:"links,omitempty"`
 }
 
 func newVersionView(tenant string, v store.Version) versionView {
 	out := versionView{ID: v.ID, ImageDigest: v.ImageDigest, SourceKind: v.SourceKind, Source: v.Source, Revision: v.Revision,
-		BuildOperation: v.BuildOperationID, Operation: v.OperationID, CreatedAt: v.CreatedAt, Links: map[string]string{}}
+		BuildOperation: v.BuildOperationID, Operation: v.OperationID, Builder: v.Builder, Language: v.Language,
+		SizeBytes: v.SizeBytes, BuildSeconds: v.BuildDuration.Seconds(), CreatedAt: v.CreatedAt, Links: map[string]string{}}
 	if v.OperationID != "" {
 		out.Links["operation"] = operationPath(tenant, v.OperationID)
 	}
