@@ -84,8 +84,9 @@ func TestDetect(t *testing.T) {
 				evidence: []string{"Procfile web: gunicorn"}, noProblems: true}},
 		},
 		{
-			name: "maven reactor offers its modules", fixture: "java-maven", paths: []string{"billing", "orders"},
+			name: "maven reactor offers its modules", fixture: "java-maven", paths: []string{".", "billing", "orders"},
 			want: []want{
+				{path: ".", language: Java, version: "17", problems: []string{"pom.xml only aggregates modules (packaging pom); build one of them: orders, billing"}},
 				{path: "orders", contextPath: ".", language: Java, version: "21", framework: "Spring Boot", buildTool: "maven", ports: []string{"8080/tcp"},
 					evidence: []string{"pom.xml maven.compiler.release is 21", "module of the Maven reactor in ."}},
 				{path: "billing", contextPath: ".", language: Java, version: "11", evidence: []string{"system.properties java.runtime.version=11", "packaging is war"}},

@@ -50,14 +50,17 @@ func dockerLines(src string) []string {
 // detectDockerfile reads the final stage's base image, ports, env and command, following
 // FROM <earlier stage> back to the image it starts from.
 func detectDockerfile(d *dir, r *Result) {
-	b, ok := d.readInto(r, "Dockerfile")
-	if !ok {
-		return
+	if b, ok := d.readInto(r, "Dockerfile"); ok {
+		parseDockerfile(string(b), r)
 	}
+}
+
+// parseDockerfile fills r from the Dockerfile's text.
+func parseDockerfile(src string, r *Result) {
 	args := map[string]string{} // ARG defaults before the first FROM
 	var stages []*stage
 	var cur *stage
-	for _, inst := range dockerLines(string(b)) {
+	for _, inst := range dockerLines(src) {
 		kw, rest, _ := strings.Cut(inst, " ")
 		rest = strings.TrimSpace(rest)
 		switch strings.ToUpper(kw) {

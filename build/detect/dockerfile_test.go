@@ -102,3 +102,20 @@ func TestSplitWords(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseDockerfile checks that no Dockerfile text panics the parser and that every port it
+// reports is a valid one.
+func FuzzParseDockerfile(f *testing.F) {
+	f.Add("ARG T=1\nFROM a:${T} AS b\nENV A=1 B=\"2 3\"\nEXPOSE 80 53/udp\nFROM b\nCMD [\"x\"]\n")
+	f.Add("FROM x\nRUN <<EOF\nEXPOSE 1\nEOF\nEXPOSE ${P:-8080}\n")
+	f.Add("from a \\\n as b\nenv K V W\n")
+	f.Fuzz(func(t *testing.T, src string) {
+		var r Result
+		parseDockerfile(src, &r)
+		for _, p := range r.Ports {
+			if p.Number < 1 || p.Number > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp") {
+				t.Fatalf("invalid port %+v from %q", p, src)
+			}
+		}
+	})
+}

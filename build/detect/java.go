@@ -114,4 +114,7 @@ func javaMaven(d *dir, r *Result) {
 		r.because("pom.xml aggregates modules %s", strings.Join(r.MavenModules, ", "))
 	}
 	r.aggregator = p.Packaging == "pom"
+	if r.aggregator && len(r.MavenModules) > 0 {
+		r.problem("pom.xml only aggregates modules (packaging pom); build one of them: %s", strings.Join(r.MavenModules, ", "))
+	}
 }

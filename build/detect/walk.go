@@ -16,7 +16,8 @@ var skipDirs = map[string]bool{
 
 // Detect reports every component in the source directory root: the root itself when it has a
 // marker or a rainflow.yaml, then subdirectories with their own markers and the modules of a Maven
-// reactor, each with its path. A static site is only offered where no component encloses it (a
+// reactor, each with its path (a reactor's aggregator pom is listed too, with a problem saying to
+// build one of its modules). A static site is only offered where no component encloses it (a
 // web app's public/index.html is not a component of its own).
 func Detect(root string, opts Options) (Report, error) {
 	opts = opts.WithDefaults()
@@ -73,9 +74,7 @@ func Detect(root string, opts Options) (Report, error) {
 					reactor[mp] = it.path
 				}
 			}
-			if !c.aggregator {
-				rep.Components = append(rep.Components, c)
-			}
+			rep.Components = append(rep.Components, c)
 		}
 		if it.depth >= opts.MaxDepth {
 			continue

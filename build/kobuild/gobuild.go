@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"time"
 )
 
 // passEnv are the variables taken from the process environment for `go build`: where the toolchain
@@ -38,6 +39,7 @@ func (b *Builder) goBuild(ctx context.Context, dir, pkg, out, goos, goarch strin
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-o", out, pkg}
 	cmd := exec.CommandContext(ctx, b.cfg.GoBinary, args...)
 	cmd.Dir = dir
+	cmd.WaitDelay = 5 * time.Second // after a cancel, stop waiting for the toolchain's children
 	cmd.Env = b.buildEnv(goos, goarch)
 	var tail tailBuffer
 	cmd.Stdout, cmd.Stderr = &tail, &tail
