@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w \
 KUBE_BINS  := kube-apiserver kube-controller-manager kube-scheduler kubelet
 TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry buildkitd $(KUBE_BINS))
 
-.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api
+.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api bench-collector bench-gateway
 
 ## build: the rainflow binary
 build: $(BIN)/rainflow
@@ -109,6 +109,12 @@ bench-kwok: deps tools
 	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkDeployThousandKwok$$' \
 	  -benchtime=1x -count=1 -timeout 40m 2>&1 | tee $(STATE)/bench-kwok.log
 
+## bench-collector: the disk's limit (write + fsync of the NDJSON), the collector's acknowledged ingest over
+## HTTP on 127.0.0.1 (lines/s, MiB/s, CPU per line) and live-tail latency with 1,000 websocket readers.
+## BENCH_COLLECTOR_MIB sets the NDJSON written (default 256).
+bench-collector:
+	$(GO) test ./collector -run '^$$' -bench '^BenchmarkCollector(Disk|Ingest|Tail)$$' -benchtime=1x -count=1 -timeout 3m
+
 ## bench-api: p50/p99 latency of GET .../components/{c} through the whole API at 1, 8 and 32 clients, on a
 ## SQLite file, then on MariaDB (under the stack lock, without starting the stack); log in .rainflow
 BENCH_API_N ?= 2000
@@ -117,6 +123,16 @@ bench-api: deps
 	set -o pipefail; { $(GO) test ./api -run '^$$' -bench '^BenchmarkComponentRead$$' -benchtime=$(BENCH_API_N)x -count=1 && \
 	  RAINFLOW_TESTS_NO_STACK=1 flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkComponentReadMariaDB$$' \
 	    -benchtime=$(BENCH_API_N)x -count=1 -timeout 20m; } 2>&1 | tee $(STATE)/bench-api.log
+
+## bench-gateway: the gateway against nginx (2 workers, upstream keepalive) on 127.0.0.1, in interleaved
+## rounds of wrk: req/s, p50/p99 and CPU per request of the backend, nginx and the gateway; TCP MB/s and
+## CPU per GB through nginx's stream proxy and the gateway's TCP route (under 3 minutes); then the
+## route-table benchmarks with 10,000 routes (build time, heap kept); log in .rainflow
+bench-gateway: deps
+	@mkdir -p $(STATE)
+	set -o pipefail; { $(GO) run ./internal/gatewaybench && \
+	  $(GO) test ./gateway -run '^$$' -bench '^Benchmark(RouteTable10k|RoutesEqual10k|BuildL4_10k)$$' -benchtime=3x -count=1; \
+	} 2>&1 | tee $(STATE)/bench-gateway.log
 
 ## clean-state: stop what a crashed run left, remove the local stack's data and the pod bridge (keeps the built tools)
 clean-state: build

@@ -31,6 +31,9 @@ func withAccessLog(next http.Handler, logger *slog.Logger, m *metrics) http.Hand
 		code := strconv.Itoa(status)
 		m.requests.WithLabelValues(code).Inc()
 		m.duration.WithLabelValues(code[:1] + "xx").Observe(elapsed.Seconds())
+		if ex.route != nil {
+			ex.route.stats.get(m, ex.ingress).observe(status, elapsed, ex.upstreamErrors)
+		}
 
 		upstream := ""
 		if ex.upstream != nil {

@@ -19,15 +19,20 @@ type Objects struct {
 	Ingresses      []*networkingv1.Ingress
 	Services       []*corev1.Service
 	EndpointSlices []*discoveryv1.EndpointSlice
+	// Secrets are the kubernetes.io/tls Secrets the Ingresses' spec.tls may name; others are ignored.
+	Secrets []*corev1.Secret
 }
 
 // Build turns the watched objects into the routing configuration of the Ingresses whose
 // spec.ingressClassName is class. It is pure: no clock, no I/O, the same objects give an equal Routes.
 //
-// Conflicts (two rules with the same host, path and path type; two default backends) go to the oldest
-// Ingress, then the first by namespace/name; the others are reported. An invalid host, path or backend
-// skips its rule and is reported; a backend whose Service or Service port does not exist keeps its rule
-// with no endpoint, so it answers 503 rather than falling through to another rule.
+// Several Ingresses may route the same host, path and path type when they differ by header or cookie
+// match (A/B) or are canaries (canary-weight) of the same match. Conflicts (two primary rules of the same
+// host, path, path type and match; canaries of one match weighing more than 100 together; two default
+// backends) go to the oldest Ingress, then the first by namespace/name; the others are reported. An
+// invalid host, path, backend or annotation skips its rules and is reported; a backend whose Service or
+// Service port does not exist keeps its rule with no endpoint, so it answers 503 rather than falling
+// through to another rule.
 func Build(class string, in Objects) (Routes, []Problem) {
 	b := builder{
 		services: make(map[string]*corev1.Service, len(in.Services)),
@@ -58,19 +63,66 @@ func Build(class string, in Objects) (Routes, []Problem) {
 
 	var routes Routes
 	seen := make(map[routeKey]string)
+	weights := make(map[routeKey]int32)
 	for _, ing := range ingresses {
-		b.ingress(ing, &routes, seen)
+		b.ingress(ing, &routes, seen, weights)
 	}
-	slices.SortFunc(routes.HTTP, func(a, b HTTPRoute) int {
-		return cmp.Or(strings.Compare(a.Host, b.Host), strings.Compare(a.Path, b.Path),
-			strings.Compare(string(a.PathType), string(b.PathType)))
-	})
+	slices.SortFunc(routes.HTTP, compareRoutes)
+	routes.TLS = b.certificates(ingresses, in.Secrets)
 	return routes, b.problems
 }
 
+// compareRoutes orders rules by host, path and path type, then in matching order: the most specific
+// match first (header and cookie, header, cookie, none), canaries before the primary of their match.
+func compareRoutes(a, b HTTPRoute) int {
+	return cmp.Or(strings.Compare(a.Host, b.Host), strings.Compare(a.Path, b.Path),
+		strings.Compare(string(a.PathType), string(b.PathType)),
+		cmp.Compare(matchRank(a), matchRank(b)),
+		compareMatch(a.Header, b.Header), compareMatch(a.Cookie, b.Cookie),
+		-cmpBool(a.Canary, b.Canary), strings.Compare(a.Ingress, b.Ingress),
+		// Only canaries of one Ingress listing the same path twice get here.
+		strings.Compare(a.Backend.Service, b.Backend.Service), strings.Compare(a.Backend.Port, b.Backend.Port),
+		cmp.Compare(a.Weight, b.Weight))
+}
+
+// matchRank is 0 for a rule matching a header and a cookie, 1 a header, 2 a cookie, 3 neither.
+func matchRank(r HTTPRoute) int {
+	rank := 3
+	if r.Header != nil {
+		rank -= 2
+	}
+	if r.Cookie != nil {
+		rank--
+	}
+	return rank
+}
+
+func compareMatch(a, b *ValueMatch) int {
+	switch {
+	case a == nil || b == nil:
+		return cmpBool(a != nil, b != nil)
+	default:
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Value, b.Value))
+	}
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// routeKey is what two rules must not share: one primary per host, path, path type and match; the
+// canaries of a match share one key (canary true) whose weights add up.
 type routeKey struct {
-	host, path string
-	pathType   PathType
+	host, path     string
+	pathType       PathType
+	header, cookie ValueMatch // zero: no match
+	canary         bool
 }
 
 // builder holds the indexes and the problems of one Build call.
@@ -88,8 +140,12 @@ func (b *builder) report(ing *networkingv1.Ingress, reason, format string, args 
 	})
 }
 
-func (b *builder) ingress(ing *networkingv1.Ingress, routes *Routes, seen map[routeKey]string) {
+func (b *builder) ingress(ing *networkingv1.Ingress, routes *Routes, seen map[routeKey]string, weights map[routeKey]int32) {
 	name := ing.Namespace + "/" + ing.Name
+	ann, errs := parseAnnotations(ing.Annotations)
+	for _, msg := range errs {
+		b.report(ing, ReasonInvalidAnnotation, "%s; the Ingress's rules are skipped", msg)
+	}
 	if def := ing.Spec.DefaultBackend; def != nil {
 		if backend, ok := b.backend(ing, "default backend", *def); ok {
 			if routes.Default == nil {
@@ -98,6 +154,9 @@ func (b *builder) ingress(ing *networkingv1.Ingress, routes *Routes, seen map[ro
 				b.report(ing, ReasonConflict, "default backend: an older Ingress already declares one")
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return
 	}
 	for i, rule := range ing.Spec.Rules {
 		host, ok := b.host(ing, i, rule.Host)
@@ -114,14 +173,27 @@ func (b *builder) ingress(ing *networkingv1.Ingress, routes *Routes, seen map[ro
 			if !ok {
 				continue
 			}
-			key := routeKey{host: host, path: path, pathType: pathType}
-			if owner, dup := seen[key]; dup {
-				b.report(ing, ReasonConflict, "%s: Ingress %s already routes this host, path and path type", where, owner)
+			key := routeKey{host: host, path: path, pathType: pathType, canary: ann.canary}
+			if ann.header != nil {
+				key.header = *ann.header
+			}
+			if ann.cookie != nil {
+				key.cookie = *ann.cookie
+			}
+			switch owner, dup := seen[key]; {
+			case ann.canary && weights[key]+ann.weight > 100:
+				b.report(ing, ReasonConflict, "%s: canary weight %d makes the canaries of this host, path, path type and match weigh more than 100",
+					where, ann.weight)
+				continue
+			case !ann.canary && dup:
+				b.report(ing, ReasonConflict, "%s: Ingress %s already routes this host, path, path type and match", where, owner)
 				continue
 			}
 			seen[key] = name
+			weights[key] += ann.weight
 			routes.HTTP = append(routes.HTTP, HTTPRoute{
 				Host: host, Path: path, PathType: pathType, Ingress: name, Backend: backend,
+				Header: ann.header, Cookie: ann.cookie, Canary: ann.canary, Weight: ann.weight, Options: ann.options,
 			})
 		}
 	}

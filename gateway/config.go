@@ -6,8 +6,11 @@
 // configuration dirty (watch.go); one throttled builder goroutine lists every object, calls Build
 // (build.go, pure), skips the publish when the Routes did not change, compiles them into a Table
 // (table.go) and stores it in an atomic.Pointer that the proxy (proxy.go) loads once per request.
-// Per-endpoint runtime state (in-flight counts, balancer positions) lives in a Pool (pool.go) keyed by
-// address, outside the snapshot, so a swap does not reset it.
+// Per-endpoint runtime state (in-flight counts, passive health, latency average, balancer positions)
+// lives in a Pool (pool.go) keyed by address, outside the snapshot, so a swap does not reset it. Rules
+// carry the options of their Ingress's annotations (annotations.go): header/cookie match, canary weight,
+// forced HTTPS, path rewrite, timeouts, retries, body limit, sticky cookie, response headers and
+// load-balancing policy; HTTPS certificates come from the TLS Secrets the Ingresses name (tlsserve.go).
 package gateway
 
 import (
@@ -27,6 +30,15 @@ type Config struct {
 	IngressClass string
 	// HTTPListen is the address of the plain-HTTP data plane. Default 127.0.0.1:7481.
 	HTTPListen string
+	// HTTPSListen is the address of the HTTPS data plane (TLS 1.2+, HTTP/2 by ALPN, certificates by SNI
+	// from the Ingresses' TLS Secrets). Empty: no HTTPS listener.
+	HTTPSListen string
+	// DefaultCert and DefaultKey are PEM files of the certificate served when no Ingress has one for
+	// the client's server name; both or neither. Neither: a self-signed one is generated at start.
+	DefaultCert string
+	DefaultKey  string
+	// Health is the passive health of upstreams (ejection after consecutive failures).
+	Health PassiveHealth
 	// AdminListen serves /healthz, /readyz (once the first snapshot is published) and /metrics.
 	// Default 127.0.0.1:7491.
 	AdminListen string
@@ -73,6 +85,12 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.Health.EjectAfter == 0 {
+		c.Health.EjectAfter = DefaultEjectAfter
+	}
+	if c.Health.EjectFor == 0 {
+		c.Health.EjectFor = DefaultEjectFor
+	}
 	return c
 }
 
@@ -85,6 +103,15 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 		errs = append(errs, fmt.Errorf("gateway HTTP listen address %q: %w", c.HTTPListen, err))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPSListen); c.HTTPSListen != "" && err != nil {
+		errs = append(errs, fmt.Errorf("gateway HTTPS listen address %q: %w", c.HTTPSListen, err))
+	}
+	if (c.DefaultCert == "") != (c.DefaultKey == "") {
+		errs = append(errs, errors.New("gateway default certificate: give both the certificate and the key files, or neither"))
+	}
+	if c.Health.EjectAfter < 0 || c.Health.EjectFor < 0 {
+		errs = append(errs, fmt.Errorf("gateway passive health %+v is negative", c.Health))
 	}
 	if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
 		errs = append(errs, fmt.Errorf("gateway admin listen address %q: %w", c.AdminListen, err))

@@ -1,6 +1,9 @@
 package gateway
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // exchange is what the handlers of one request learn about it, for the access log: which route and
 // upstream served it and what the upstream answered. It is owned by the request's goroutine.
@@ -10,6 +13,14 @@ type exchange struct {
 	upstream       *Upstream
 	upstreamStatus int
 	clientGone     bool
+
+	route          *route      // the matched rule, nil for the default backend
+	be             *backend    // the backend proxied to
+	tried          uint64      // upstreams tried (a bit per index in be), for retries
+	sticky         uint64      // the upstream hash the request's sticky cookie holds
+	hasSticky      bool        // the request held a well-formed sticky cookie
+	upstreamErrors int         // failed upstream attempts, for the route's metrics
+	readTimer      *time.Timer // the read timeout, stopped when the response headers arrive
 }
 
 // exchangeKey is the context key of *exchange; only the accessors below use it.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,11 +26,14 @@ type Gateway struct {
 	watcher   *watcher
 	publisher *publisher
 	proxy     *proxy
+	l4        *l4Proxy // TCP and UDP routes
 	handler   http.Handler
 	admin     http.Handler
+	tlsConfig *tls.Config // nil without an HTTPS listener
 
 	httpAddr  atomic.Pointer[net.TCPAddr]
 	adminAddr atomic.Pointer[net.TCPAddr]
+	httpsAddr atomic.Pointer[net.TCPAddr]
 }
 
 // New prepares a gateway on the kube client (main builds it from cfg.Kubeconfig); nothing runs until
@@ -45,7 +49,14 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	if kube == nil {
 		return nil, errors.New("create gateway: no kubernetes client")
 	}
-	g := &Gateway{cfg: cfg, logger: logger, pool: NewPool(), metrics: newMetrics()}
+	g := &Gateway{cfg: cfg, logger: logger, pool: NewPoolWith(cfg.Health), metrics: newMetrics()}
+	if cfg.HTTPSListen != "" {
+		cert, err := defaultCertificate(cfg.DefaultCert, cfg.DefaultKey, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("create gateway: %w", err)
+		}
+		g.tlsConfig = newTLSConfig(&g.table, cert)
+	}
 	// Informer events only signal the publisher; nothing runs before Run starts the informers.
 	w, err := newWatcher(kube, cfg.Namespaces, cfg.Resync, cfg.IngressClass, func() { g.publisher.signal() })
 	if err != nil {
@@ -53,6 +64,8 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	}
 	g.watcher = w
 	g.publisher = newPublisher(cfg.IngressClass, w.objects, g.pool, &g.table, cfg.Throttle, logger, g.metrics)
+	g.l4 = newL4Proxy(l4ConfigFor(cfg), logger.With("log", "l4"), g.metrics)
+	g.publisher.l4 = g.l4.update
 	g.proxy = newProxy(&g.table, logger)
 	g.handler = withRequestID(withAccessLog(g.proxy, logger.With("log", "access"), g.metrics))
 	g.admin = newAdminHandler(&g.table, g.metrics)
@@ -83,6 +96,9 @@ func (g *Gateway) Pool() *Pool { return g.pool }
 // HTTPAddr is the address the data plane listens on, nil until Run has bound it.
 func (g *Gateway) HTTPAddr() *net.TCPAddr { return g.httpAddr.Load() }
 
+// HTTPSAddr is the address the HTTPS data plane listens on, nil until Run has bound it or without one.
+func (g *Gateway) HTTPSAddr() *net.TCPAddr { return g.httpsAddr.Load() }
+
 // AdminAddr is the address the admin endpoints listen on, nil until Run has bound it.
 func (g *Gateway) AdminAddr() *net.TCPAddr { return g.adminAddr.Load() }
 
@@ -107,8 +123,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 			ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug)},
 		{Handler: g.admin, ReadHeaderTimeout: 10 * time.Second},
 	}
+	listeners := []net.Listener{httpLn, adminLn}
+	if g.tlsConfig != nil {
+		httpsLn, err := listen(g.cfg.HTTPSListen, &g.httpsAddr)
+		if err != nil {
+			_, _ = httpLn.Close(), adminLn.Close()
+			return fmt.Errorf("listen https: %w", err)
+		}
+		servers = append(servers, g.httpsServer())
+		listeners = append(listeners, tls.NewListener(httpsLn, g.tlsConfig))
+	}
 	serveErr := make(chan error, len(servers))
-	for i, ln := range []net.Listener{httpLn, adminLn} {
+	for i, ln := range listeners {
 		go func() {
 			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 				serveErr <- fmt.Errorf("serve %s: %w", ln.Addr(), err)
@@ -116,9 +142,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}()
 	}
 	g.logger.Info("gateway listening", "http", httpLn.Addr().String(), "admin", adminLn.Addr().String(),
+		"https", g.cfg.HTTPSListen,
 		"ingress_class", g.cfg.IngressClass, "namespaces", g.cfg.Namespaces)
 
 	var wg sync.WaitGroup
+	g.l4.start(ctx)
 	g.watcher.start(ctx)
 	wg.Go(func() {
 		if err := g.watcher.waitForSync(ctx); err != nil {
@@ -147,6 +175,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.proxy.transport.CloseIdleConnections()
 	g.watcher.shutdown()
 	wg.Wait()
+	g.l4.stop()
 	return errors.Join(append([]error{runErr}, errs...)...)
 }
 

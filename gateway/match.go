@@ -1,56 +1,68 @@
 package gateway
 
 import (
+	"math/rand/v2"
 	"net"
+	"net/http"
 	"path"
 	"strings"
 )
 
-// Match finds the backend for a request's Host header and URL path, with Kubernetes Ingress semantics:
+// Match finds the rule and backend for a request's Host header, URL path and headers, with Kubernetes
+// Ingress semantics:
 //
 //   - hosts are tried from the most specific: the exact host, then the wildcard "*.<parent>" (a wildcard
 //     matches exactly one label), then rules without a host; the first of them with a matching path wins;
 //   - within a host the longest matching path wins, Exact before Prefix at equal length; Prefix matches
 //     element by element (/foo matches /foo and /foo/bar, not /foobar);
+//   - within one path the rules narrowed by a header and a cookie are tried first, then by a header, by a
+//     cookie, and last the rules without a match; in the first match the request carries, a canary takes
+//     its weight's share of the requests and the primary the rest; a match with no primary lets the rest
+//     go on to the next match, then to shorter paths;
 //   - the path is cleaned (dot segments, repeated slashes) for matching only, so /public/../admin is
 //     routed like /admin; the backend still receives the original path;
 //   - nothing matches: the default backend, else nil (404).
 //
 // The returned route is nil when the default backend answered.
-func (t *Table) Match(hostHeader, urlPath string) (*route, *backend) {
+func (t *Table) Match(hostHeader, urlPath string, header http.Header) (*route, *backend) {
 	host := normalizeHost(hostHeader)
 	p := cleanPath(urlPath)
 	if h := t.exact[host]; h != nil {
-		if r := h.match(p); r != nil {
+		if r := h.match(p, header); r != nil {
 			return r, r.backend
 		}
 	}
 	if _, parent, ok := strings.Cut(host, "."); ok && parent != "" {
 		if h := t.wildcard[parent]; h != nil {
-			if r := h.match(p); r != nil {
+			if r := h.match(p, header); r != nil {
 				return r, r.backend
 			}
 		}
 	}
-	if r := t.anyHost.match(p); r != nil {
+	if r := t.anyHost.match(p, header); r != nil {
 		return r, r.backend
 	}
 	return nil, t.fallback
 }
 
-// match finds the longest path of h matching the cleaned path p. An exact match is as long as the path,
-// so it wins over every prefix; prefixes are tried from p itself down to the root, element by element.
-func (h *hostRoutes) match(p string) *route {
-	if r := h.exact[p]; r != nil {
-		return r
+// match finds the longest path of h matching the cleaned path p whose rules take the request. An exact
+// match is as long as the path, so it wins over every prefix; prefixes are tried from p itself down to
+// the root, element by element.
+func (h *hostRoutes) match(p string, header http.Header) *route {
+	if c, ok := h.exact[p]; ok {
+		if r := c.pick(header); r != nil {
+			return r
+		}
 	}
 	if len(h.prefix) == 0 {
 		return nil
 	}
 	candidate := strings.TrimSuffix(p, "/")
 	for {
-		if r := h.prefix[candidate]; r != nil {
-			return r
+		if c, ok := h.prefix[candidate]; ok {
+			if r := c.pick(header); r != nil {
+				return r
+			}
 		}
 		if candidate == "" {
 			return nil
@@ -59,10 +71,74 @@ func (h *hostRoutes) match(p string) *route {
 	}
 }
 
+// pick returns the rule of the first group whose match the request carries: a canary drawn by weight,
+// else the primary. It is nil when no group takes the request.
+func (c *candidates) pick(header http.Header) *route {
+	for i := range c.groups {
+		g := &c.groups[i]
+		if !headerMatches(header, g.header) || !cookieMatches(header, g.cookie) {
+			continue
+		}
+		if len(g.canaries) > 0 {
+			n := int32(rand.IntN(100))
+			for _, r := range g.canaries {
+				if n < r.Weight {
+					return r
+				}
+				n -= r.Weight
+			}
+		}
+		if g.primary != nil {
+			return g.primary
+		}
+	}
+	return nil
+}
+
+// headerMatches reports whether the request carries the header m (canonical name) with its value; a
+// nil m matches every request.
+func headerMatches(header http.Header, m *ValueMatch) bool {
+	if m == nil {
+		return true
+	}
+	for _, v := range header[m.Name] {
+		if v == m.Value {
+			return true
+		}
+	}
+	return false
+}
+
+// cookieMatches reports whether the request carries the cookie m with its value, without parsing the
+// cookies into a new slice; a nil m matches every request.
+func cookieMatches(header http.Header, m *ValueMatch) bool {
+	return m == nil || cookieValue(header, m.Name) == m.Value && m.Value != ""
+}
+
+// cookieValue returns the value of the first cookie named name, "" when there is none.
+func cookieValue(header http.Header, name string) string {
+	for _, line := range header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if k, v, ok := strings.Cut(part, "="); ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 // normalizeHost lowercases a Host header and drops its port and any trailing dot.
 func normalizeHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
+	if strings.IndexByte(h, ':') >= 0 { // SplitHostPort allocates its error for a host without a port
+		if host, _, err := net.SplitHostPort(h); err == nil {
+			h = host
+		}
 	}
 	h = strings.TrimSuffix(h, ".")
 	for i := 0; i < len(h); i++ {

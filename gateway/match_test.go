@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,7 +58,7 @@ func TestMatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			table := Compile(tt.routes, NewPool())
-			_, got := table.Match(tt.host, tt.path)
+			_, got := table.Match(tt.host, tt.path, nil)
 			if tt.wantBackend == "" {
 				assert.Nil(t, got)
 				return
@@ -66,6 +68,75 @@ func TestMatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestMatchHeaderCookieAndCanary(t *testing.T) {
+	t.Parallel()
+	be := func(name string) Backend { return Backend{Service: "ns/" + name, Port: "80"} }
+	beta := &ValueMatch{Name: "X-Beta", Value: "1"}
+	team := &ValueMatch{Name: "team", Value: "blue"}
+	// Listed out of matching order on purpose: Compile orders them.
+	routes := Routes{HTTP: []HTTPRoute{
+		{Host: "a.test", PathType: PathPrefix, Backend: be("root")},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api")},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api-beta"), Header: beta},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api-blue"), Cookie: team},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api-beta-blue"), Header: beta, Cookie: team},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api-canary-all"), Canary: true, Weight: 100, Header: &ValueMatch{Name: "X-Canary", Value: "always"}},
+		{Host: "a.test", Path: "/api", PathType: PathPrefix, Backend: be("api-canary-none"), Canary: true, Weight: 0},
+		// A header match with only a canary of weight 0 and no primary lets every request through.
+		{Host: "a.test", Path: "/only-canary", PathType: PathPrefix, Backend: be("only-canary"), Canary: true, Weight: 0},
+	}}
+	tests := []struct {
+		name        string
+		path        string
+		header      http.Header
+		wantBackend string
+	}{
+		{name: "no header: the primary", path: "/api/x", wantBackend: "ns/api:80"},
+		{name: "header match", path: "/api/x", header: http.Header{"X-Beta": {"1"}}, wantBackend: "ns/api-beta:80"},
+		{name: "header with another value", path: "/api/x", header: http.Header{"X-Beta": {"2"}}, wantBackend: "ns/api:80"},
+		{name: "one of several header values", path: "/api/x", header: http.Header{"X-Beta": {"0", "1"}}, wantBackend: "ns/api-beta:80"},
+		{name: "cookie match", path: "/api", header: http.Header{"Cookie": {"a=b; team=blue"}}, wantBackend: "ns/api-blue:80"},
+		{name: "cookie on its own line, quoted", path: "/api", header: http.Header{"Cookie": {"a=b", `team="blue"`}}, wantBackend: "ns/api-blue:80"},
+		{name: "cookie name is case-sensitive", path: "/api", header: http.Header{"Cookie": {"Team=blue"}}, wantBackend: "ns/api:80"},
+		{name: "cookie value prefix does not match", path: "/api", header: http.Header{"Cookie": {"team=blueish"}}, wantBackend: "ns/api:80"},
+		{name: "header and cookie: the most specific", path: "/api", header: http.Header{"X-Beta": {"1"}, "Cookie": {"team=blue"}}, wantBackend: "ns/api-beta-blue:80"},
+		{name: "canary of weight 100 takes all of its match", path: "/api", header: http.Header{"X-Canary": {"always"}}, wantBackend: "ns/api-canary-all:80"},
+		{name: "no primary and no canary hit: shorter path", path: "/only-canary/x", wantBackend: "ns/root:80"},
+	}
+	table := Compile(routes, NewPool())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			for range 20 { // weights 0 and 100 are deterministic
+				_, got := table.Match("a.test", tt.path, tt.header)
+				if assert.NotNil(t, got) {
+					assert.Equal(t, tt.wantBackend, got.key)
+				}
+			}
+		})
+	}
+}
+
+// TestMatchCanarySplit draws many requests through a 20% canary: the share lands near 20%.
+func TestMatchCanarySplit(t *testing.T) {
+	t.Parallel()
+	routes := Routes{HTTP: []HTTPRoute{
+		{Host: "a.test", PathType: PathPrefix, Ingress: "ns/primary", Backend: Backend{Service: "ns/v1", Port: "80"}},
+		{Host: "a.test", PathType: PathPrefix, Ingress: "ns/canary", Canary: true, Weight: 20, Backend: Backend{Service: "ns/v2", Port: "80"}},
+	}}
+	table := Compile(routes, NewPool())
+	const n = 20000
+	canary := 0
+	for range n {
+		r, _ := table.Match("a.test", "/", nil)
+		if r.Ingress == "ns/canary" {
+			canary++
+		}
+	}
+	// 20% of 20000 is 4000, standard deviation ~57: 3700..4300 is more than 5 sigma either way.
+	assert.InDelta(t, 4000, canary, 300)
 }
 
 func TestCleanPath(t *testing.T) {
@@ -85,6 +156,37 @@ func TestCleanPath(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.want, cleanPath(tt.in))
+		})
+	}
+}
+
+// BenchmarkTableMatch is the per-request lookup on a table of 1,000 hosts: a plain prefix rule, and a
+// path with a header match, a cookie match and a 10% canary in front of its primary. Neither allocates.
+func BenchmarkTableMatch(b *testing.B) {
+	var routes Routes
+	for i := range 1000 {
+		host := "web-" + strconv.Itoa(i) + ".apps.example.com"
+		be := Backend{Service: "ns/web-" + strconv.Itoa(i), Port: "80", Endpoints: []string{"10.0.0.1:8080"}}
+		routes.HTTP = append(routes.HTTP,
+			HTTPRoute{Host: host, PathType: PathPrefix, Backend: be},
+			HTTPRoute{Host: host, Path: "/api", PathType: PathPrefix, Backend: be, Header: &ValueMatch{Name: "X-Beta", Value: "1"}},
+			HTTPRoute{Host: host, Path: "/api", PathType: PathPrefix, Backend: be, Cookie: &ValueMatch{Name: "team", Value: "blue"}},
+			HTTPRoute{Host: host, Path: "/api", PathType: PathPrefix, Backend: be, Canary: true, Weight: 10},
+			HTTPRoute{Host: host, Path: "/api", PathType: PathPrefix, Backend: be})
+	}
+	table := Compile(routes, NewPool())
+	header := http.Header{"Cookie": {"session=abc; theme=dark"}, "User-Agent": {"bench"}}
+	for _, bc := range []struct{ name, path string }{
+		{name: "plain", path: "/static/app.js"},
+		{name: "header-cookie-canary", path: "/api/v1/users"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, be := table.Match("web-500.apps.example.com", bc.path, header); be == nil {
+					b.Fatal("no match")
+				}
+			}
 		})
 	}
 }

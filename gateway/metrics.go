@@ -16,6 +16,11 @@ type metrics struct {
 	routes    prometheus.Gauge
 	upstreams prometheus.Gauge
 	invalid   prometheus.Gauge // problems in the running configuration
+
+	// Per route (by Ingress namespace/name, "" for the default backend); a route caches its children.
+	routeRequests  *prometheus.CounterVec   // by ingress and code class
+	routeDuration  *prometheus.HistogramVec // by ingress
+	upstreamErrors *prometheus.CounterVec   // by ingress: failed upstream attempts, retried or not
 }
 
 func newMetrics() *metrics {
@@ -55,6 +60,20 @@ func newMetrics() *metrics {
 			Help: "Problems in the latest routing configuration built.",
 		}),
 	}
+	m.routeRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rainflow_gateway_route_requests_total",
+		Help: "HTTP requests served, by Ingress (namespace/name, empty for the default backend) and status class.",
+	}, []string{"ingress", "class"})
+	m.routeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "rainflow_gateway_route_request_duration_seconds",
+		Help:    "Time to serve an HTTP request, by Ingress.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10),
+	}, []string{"ingress"})
+	m.upstreamErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rainflow_gateway_route_upstream_errors_total",
+		Help: "Upstream attempts that failed (no connection, broken exchange, timeout, or a 502 that was retried), by Ingress.",
+	}, []string{"ingress"})
+	m.registry.MustRegister(m.routeRequests, m.routeDuration, m.upstreamErrors)
 	m.registry.MustRegister(m.requests, m.duration, m.builds, m.publishes, m.problems, m.routes, m.upstreams,
 		m.invalid, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -1,16 +1,34 @@
 package gateway
 
 import (
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Upstream is the runtime state of one endpoint address. It lives in the Pool, not in a snapshot, so a
-// routing swap does not reset it; health and passive failure counts (a later issue) belong here too.
+// routing swap resets neither its counters nor its passive health (health.go) nor its latency (peak EWMA).
 type Upstream struct {
-	Addr     string
+	Addr string
+	// hash is the address's FNV-1a hash: consistent hashing's and, in hex, the sticky cookie's value,
+	// which does not reveal the address.
+	hash uint64
+
 	inflight atomic.Int64
 	requests atomic.Uint64
+
+	health       *PassiveHealth
+	fails        atomic.Int32 // consecutive failures
+	ejectedUntil atomic.Int64 // unix nanoseconds; 0 when never ejected or recovered
+
+	ewma ewma // peak EWMA of the response-header latency
+}
+
+func newUpstream(addr string, health *PassiveHealth) *Upstream {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(addr))
+	return &Upstream{Addr: addr, hash: h.Sum64(), health: health}
 }
 
 // Inflight is the number of requests being proxied to the upstream right now.
@@ -23,17 +41,24 @@ func (u *Upstream) Requests() uint64 { return u.requests.Load() }
 func (u *Upstream) begin() { u.inflight.Add(1); u.requests.Add(1) }
 func (u *Upstream) end()   { u.inflight.Add(-1) }
 
+// Latency is the upstream's peak EWMA of response-header latency, 0 before any response.
+func (u *Upstream) Latency() time.Duration { return time.Duration(u.ewma.value.Load()) }
+
 // Pool holds the runtime state the snapshots point into: upstreams by address and balancer state by
-// backend key. Compile takes entries from it; retain drops the ones no snapshot uses any more.
+// backend key and policy. Compile takes entries from it; retain drops the ones no snapshot uses any more.
 type Pool struct {
+	health    PassiveHealth
 	mu        sync.Mutex
 	upstreams map[string]*Upstream
-	balancers map[string]*RoundRobin
+	balancers map[string]Policy
 }
 
-// NewPool returns an empty pool.
-func NewPool() *Pool {
-	return &Pool{upstreams: make(map[string]*Upstream), balancers: make(map[string]*RoundRobin)}
+// NewPool returns an empty pool whose upstreams have the default passive health.
+func NewPool() *Pool { return NewPoolWith(PassiveHealth{}) }
+
+// NewPoolWith returns an empty pool whose upstreams have this passive health (zero fields: defaults).
+func NewPoolWith(health PassiveHealth) *Pool {
+	return &Pool{health: health.withDefaults(), upstreams: make(map[string]*Upstream), balancers: make(map[string]Policy)}
 }
 
 // upstream returns the state of addr, creating it on first use.
@@ -42,22 +67,26 @@ func (p *Pool) upstream(addr string) *Upstream {
 	defer p.mu.Unlock()
 	u := p.upstreams[addr]
 	if u == nil {
-		u = &Upstream{Addr: addr}
+		u = newUpstream(addr, &p.health)
 		p.upstreams[addr] = u
 	}
 	return u
 }
 
-// roundRobin returns the balancer state of the backend named key, creating it on first use.
-func (p *Pool) roundRobin(key string) *RoundRobin {
+// policy returns the balancer of the backend named key under balance, creating it on first use. Its key
+// is returned too, for retain.
+func (p *Pool) policy(key string, balance Balance) (Policy, string) {
+	if balance.Policy != BalanceRoundRobin {
+		key += "|" + string(balance.Policy) + "|" + balance.HashBy
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rr := p.balancers[key]
-	if rr == nil {
-		rr = &RoundRobin{}
-		p.balancers[key] = rr
+	pol := p.balancers[key]
+	if pol == nil {
+		pol = newPolicy(balance)
+		p.balancers[key] = pol
 	}
-	return rr
+	return pol, key
 }
 
 // Upstream returns the state of addr, or nil when no snapshot uses it.

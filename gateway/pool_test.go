@@ -51,7 +51,7 @@ func TestPoolSurvivesSwap(t *testing.T) {
 
 	first := Compile(two, pool)
 	pool.retain(first)
-	_, be := first.Match("x", "/")
+	_, be := first.Match("x", "/", nil)
 	require.NotNil(t, be)
 	assert.Equal(t, "10.0.0.1:80", be.pick(nil).Addr)
 	leaving := be.pick(nil)
@@ -60,7 +60,7 @@ func TestPoolSurvivesSwap(t *testing.T) {
 
 	second := Compile(two, pool)
 	pool.retain(second)
-	_, be2 := second.Match("x", "/")
+	_, be2 := second.Match("x", "/", nil)
 	assert.Same(t, be.upstreams[0], be2.upstreams[0], "same upstream state after a swap")
 	assert.Equal(t, "10.0.0.1:80", be2.pick(nil).Addr, "balancer position continues")
 

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -193,4 +194,50 @@ func TestProxyWebSocket(t *testing.T) {
 		assert.Equal(t, "echo: "+msg, string(got))
 	}
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
+// BenchmarkProxy proxies GET requests through the whole handler chain (request id, access log, routing,
+// reverse proxy) to a backend on 127.0.0.1, with a plain rule and with a rule using the options that
+// act on every request (retries, body limit, response headers, sticky cookie held, header match).
+func BenchmarkProxy(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer backend.Close()
+	addr := hostPort(backend)
+	be := Backend{Service: "shop/web", Port: "80", Endpoints: []string{addr}}
+	var table atomic.Pointer[Table]
+	pool := NewPool()
+	table.Store(Compile(Routes{HTTP: []HTTPRoute{
+		{Host: "shop.example.com", PathType: PathPrefix, Ingress: "shop/web", Backend: be},
+		{Host: "shop.example.com", Path: "/opts", PathType: PathPrefix, Ingress: "shop/opts", Backend: be,
+			Header: &ValueMatch{Name: "X-Beta", Value: "1"},
+			Options: RouteOptions{Retries: 2, MaxBodySize: 1 << 20, StickyCookie: "rf",
+				ResponseHeaders: []HeaderValue{{Name: "X-Frame-Options", Value: "DENY"}}}},
+	}}, pool))
+	logger := slog.New(slog.DiscardHandler)
+	p := newProxy(&table, logger)
+	defer p.transport.CloseIdleConnections()
+	h := withRequestID(withAccessLog(p, logger, newMetrics()))
+	sticky := "rf=" + strconv.FormatUint(pool.Upstream(addr).hash, 16)
+	for _, bc := range []struct {
+		name, path string
+		header     http.Header
+	}{
+		{name: "plain", path: "/", header: http.Header{}},
+		{name: "options", path: "/opts/x", header: http.Header{"X-Beta": {"1"}, "Cookie": {sticky}}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest(http.MethodGet, "http://shop.example.com"+bc.path, nil)
+				req.Header = bc.header.Clone()
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d", rec.Code)
+				}
+			}
+		})
+	}
 }

@@ -19,6 +19,7 @@ type publisher struct {
 	throttle time.Duration
 	logger   *slog.Logger
 	metrics  *metrics
+	l4       func(Objects) // the TCP and UDP side, given every build's objects; nil in tests
 
 	dirty    chan struct{} // capacity 1: a pending signal
 	problems map[Problem]bool
@@ -67,6 +68,9 @@ func (p *publisher) rebuild() {
 		p.logger.Error("list watched objects", "err", err)
 		return
 	}
+	if p.l4 != nil {
+		p.l4(objs)
+	}
 	routes, problems := Build(p.class, objs)
 	p.metrics.builds.Inc()
 	p.report(problems)
@@ -78,6 +82,9 @@ func (p *publisher) rebuild() {
 	t := Compile(routes, p.pool)
 	p.table.Store(t)
 	p.pool.retain(t)
+	if current != nil {
+		p.metrics.forgetRoutes(current.Routes(), routes)
+	}
 	p.metrics.publishes.Inc()
 	p.metrics.routes.Set(float64(len(routes.HTTP)))
 	p.metrics.upstreams.Set(float64(t.upstreams))

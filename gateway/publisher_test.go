@@ -67,7 +67,7 @@ func BenchmarkMatch(b *testing.B) {
 	table := Compile(routes, NewPool())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, be := table.Match("appq-c.example.com:80", "/api/v1/users/42/orders"); be == nil {
+		if _, be := table.Match("appq-c.example.com:80", "/api/v1/users/42/orders", nil); be == nil {
 			b.Fatal("no match")
 		}
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -17,8 +19,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// watcher runs the informers on Ingress, Service and EndpointSlice (one factory per watched namespace,
-// or one for all) and lists their caches for a build. Its events only signal a change; they carry no data.
+// watcher runs the informers on Ingress, Service, EndpointSlice and kubernetes.io/tls Secret (one
+// factory per watched namespace, or one for all, and one more for the Secrets, whose list is narrowed by
+// type) and lists their caches for a build. Its events only signal a change; they carry no data.
 type watcher struct {
 	factories []informers.SharedInformerFactory
 	scopes    []scope
@@ -29,6 +32,7 @@ type scope struct {
 	ingresses networkinglisters.IngressLister
 	services  corelisters.ServiceLister
 	slices    discoverylisters.EndpointSliceLister
+	secrets   corelisters.SecretLister
 }
 
 // newWatcher sets up the informers; onChange is called (from informer goroutines) on every relevant event.
@@ -89,8 +93,18 @@ func newWatcher(kube kubernetes.Interface, namespaces []string, resync time.Dura
 				return nil, fmt.Errorf("add %s event handler: %w", reg.name, err)
 			}
 		}
-		w.factories = append(w.factories, f)
-		w.scopes = append(w.scopes, scope{ingresses: ing.Lister(), services: svc.Lister(), slices: eps.Lister()})
+		// Only TLS Secrets, in a factory of their own since the field selector applies to all its informers.
+		sf := informers.NewSharedInformerFactoryWithOptions(kube, resync, append(opts,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.FieldSelector = "type=" + string(corev1.SecretTypeTLS)
+			}))...)
+		sec := sf.Core().V1().Secrets()
+		if _, err := sec.Informer().AddEventHandler(anyChange); err != nil {
+			return nil, fmt.Errorf("add secret event handler: %w", err)
+		}
+		w.factories = append(w.factories, f, sf)
+		w.scopes = append(w.scopes, scope{ingresses: ing.Lister(), services: svc.Lister(), slices: eps.Lister(),
+			secrets: sec.Lister()})
 	}
 	return w, nil
 }
@@ -130,6 +144,9 @@ func (w *watcher) objects() (Objects, error) {
 		errs = append(errs, err)
 		eps, err := s.slices.List(labels.Everything())
 		errs = append(errs, err)
+		secrets, err := s.secrets.List(labels.Everything())
+		errs = append(errs, err)
+		out.Secrets = append(out.Secrets, secrets...)
 		out.Ingresses = append(out.Ingresses, ing...)
 		out.Services = append(out.Services, svc...)
 		out.EndpointSlices = append(out.EndpointSlices, eps...)

@@ -6,8 +6,10 @@
 #     binaries; the package's own cluster is created but, like MariaDB's, never started)
 #   busybox-static: the root filesystem of the images the tests and `make run` build offline
 #   iproute2, openssl-free: the pod bridge and test hosts in network namespaces
+#   wrk, nginx, libnginx-mod-stream: make bench-gateway (load generator; nginx as the reference HTTP and
+#     stream proxy, run from a config in a temp dir, never as a system service)
 set -euo pipefail
-PKGS=(containerd runc containernetworking-plugins mariadb-server postgresql busybox-static iproute2 iptables ca-certificates curl)
+PKGS=(containerd runc containernetworking-plugins mariadb-server postgresql busybox-static iproute2 iptables ca-certificates curl wrk nginx libnginx-mod-stream)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,7 +13,12 @@ func runGateway(ctx context.Context, args []string) error {
 	f.str(&cfg.Kubeconfig, "kubeconfig", "RAINFLOW_KUBECONFIG", "", "kubeconfig path; empty uses the in-cluster config")
 	f.str(&cfg.IngressClass, "ingress-class", "", "rainflow", "serve the Ingresses of this class")
 	f.str(&cfg.HTTPListen, "http-listen", "", "127.0.0.1:7481", "address of the HTTP data plane")
+	f.str(&cfg.HTTPSListen, "https-listen", "", "127.0.0.1:7443", "address of the HTTPS data plane; empty disables it")
+	f.str(&cfg.DefaultCert, "default-cert", "", "", "PEM certificate served to unknown server names; empty generates a self-signed one")
+	f.str(&cfg.DefaultKey, "default-key", "", "", "PEM key of --default-cert")
 	f.str(&cfg.AdminListen, "admin-listen", "", "127.0.0.1:7491", "address of /healthz, /readyz and /metrics")
+	f.integer(&cfg.Health.EjectAfter, "eject-after", "", gateway.DefaultEjectAfter, "consecutive upstream failures that eject it")
+	f.duration(&cfg.Health.EjectFor, "eject-for", "", gateway.DefaultEjectFor, "how long an ejected upstream is skipped")
 	f.duration(&cfg.Resync, "resync", "", 0, "informer resync period (0: the default, 10s)")
 	f.list(&cfg.Namespaces, "namespaces", "", "", "namespaces to watch; empty watches all")
 	if err := f.parse(args); err != nil {
@@ -31,6 +36,7 @@ func runGateway(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("create gateway: %w", err)
 	}
-	logger.Info("gateway starting", "http", cfg.HTTPListen, "admin", cfg.AdminListen, "class", cfg.IngressClass)
+	logger.Info("gateway starting", "http", cfg.HTTPListen, "https", cfg.HTTPSListen, "admin", cfg.AdminListen,
+		"class", cfg.IngressClass)
 	return g.Run(ctx)
 }

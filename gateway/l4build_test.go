@@ -1,0 +1,146 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+func TestBuildL4(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string // also the fixture: testdata/l4/<name>.yaml
+		want     []L4Route
+		problems []Problem
+	}{
+		{
+			name: "tcp-ready-endpoints",
+			want: []L4Route{{Port: 15432, Protocol: corev1.ProtocolTCP, Service: "shop/db", ServicePort: "pg",
+				Endpoints: []string{"10.0.0.1:5432", "10.0.0.2:5432"}}},
+		},
+		{
+			name: "tcp-and-udp-one-port",
+			want: []L4Route{
+				{Port: 5353, Protocol: corev1.ProtocolTCP, Service: "infra/dns", ServicePort: "dns-tcp",
+					Endpoints: []string{"10.1.0.1:2053"}},
+				{Port: 5353, Protocol: corev1.ProtocolUDP, Service: "infra/dns", ServicePort: "dns-udp",
+					Endpoints: []string{"10.1.0.1:1053", "[fd00::1]:1053"}},
+			},
+		},
+		{
+			name: "invalid-annotation",
+			problems: []Problem{
+				{Object: "Service shop/a-word", Reason: ReasonInvalidListenPort,
+					Detail: `annotation rainflow.io/listen-port: "http" is not a port number (1-65535)`},
+				{Object: "Service shop/b-zero", Reason: ReasonInvalidListenPort,
+					Detail: `annotation rainflow.io/listen-port: "0" is not a port number (1-65535)`},
+				{Object: "Service shop/c-too-big", Reason: ReasonInvalidListenPort,
+					Detail: `annotation rainflow.io/listen-port: "70000" is not a port number (1-65535)`},
+				{Object: "Service shop/d-empty", Reason: ReasonInvalidListenPort,
+					Detail: `annotation rainflow.io/listen-port: "" is not a port number (1-65535)`},
+			},
+		},
+		{
+			name: "conflict-oldest-wins",
+			want: []L4Route{
+				{Port: 9000, Protocol: corev1.ProtocolTCP, Service: "shop/z-oldest"},
+				{Port: 9000, Protocol: corev1.ProtocolUDP, Service: "shop/udp"},
+			},
+			problems: []Problem{
+				{Object: "Service shop/a-newer", Reason: ReasonConflict,
+					Detail: "gateway port 9000/TCP is already routed to the older Service shop/z-oldest"},
+				{Object: "Service shop/b-newer", Reason: ReasonConflict,
+					Detail: "gateway port 9000/TCP is already routed to the older Service shop/z-oldest"},
+			},
+		},
+		{
+			name: "unsupported-services",
+			want: []L4Route{
+				{Port: 7003, Protocol: corev1.ProtocolTCP, Service: "shop/sctp", ServicePort: "tcp"},
+				{Port: 7004, Protocol: corev1.ProtocolTCP, Service: "shop/two-tcp", ServicePort: "first"},
+			},
+			problems: []Problem{
+				{Object: "Service shop/external", Reason: ReasonUnsupported,
+					Detail: "ExternalName Services cannot be TCP or UDP routes"},
+				{Object: "Service shop/portless", Reason: ReasonServicePortMissing, Detail: "the Service has no port"},
+				{Object: "Service shop/sctp", Reason: ReasonUnsupported,
+					Detail: `port "sig" is SCTP; only TCP and UDP are routed`},
+				{Object: "Service shop/two-tcp", Reason: ReasonConflict,
+					Detail: `port "second": a second TCP port; the gateway port 7004/TCP goes to the first`},
+			},
+		},
+		{
+			name: "no-endpoints",
+			want: []L4Route{
+				{Port: 8001, Protocol: corev1.ProtocolTCP, Service: "shop/lonely"},
+				{Port: 8002, Protocol: corev1.ProtocolUDP, Service: "shop/mismatch"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := loadL4Fixture(t, filepath.Join("testdata", "l4", tt.name+".yaml"))
+			got, problems := BuildL4(in)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.problems, problems)
+
+			// Pure: the same objects in another order give the same result.
+			reversed := Objects{Services: l4Reversed(in.Services), EndpointSlices: l4Reversed(in.EndpointSlices)}
+			again, _ := BuildL4(reversed)
+			assert.Equal(t, got, again)
+		})
+	}
+}
+
+func l4Reversed[T any](s []T) []T {
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+// loadL4Fixture reads a multi-document YAML fixture of Ingresses, Services and EndpointSlices.
+func loadL4Fixture(t *testing.T, path string) Objects {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out Objects
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		require.NoError(t, err, "decode a document of %s", path)
+		switch o := obj.(type) {
+		case *corev1.Service:
+			out.Services = append(out.Services, o)
+		case *discoveryv1.EndpointSlice:
+			out.EndpointSlices = append(out.EndpointSlices, o)
+		case *networkingv1.Ingress:
+			out.Ingresses = append(out.Ingresses, o)
+		default:
+			t.Fatalf("%s: unexpected object %T", path, obj)
+		}
+	}
+	return out
+}

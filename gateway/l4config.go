@@ -1,0 +1,82 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// L4Config is what the TCP and UDP side of the gateway needs. Zero fields take their defaults.
+type L4Config struct {
+	// Host is the address (or host name) the TCP and UDP routes listen on, each on its route's port.
+	// Default 127.0.0.1; "0.0.0.0" or "::" listens on every address.
+	Host string
+	// DialTimeout bounds one connection attempt to an endpoint; a failed attempt tries the next
+	// endpoint. Default 5s.
+	DialTimeout time.Duration
+	// UDPIdleTimeout ends a UDP session (one client address) that sent and received nothing for this
+	// long. Default 60s.
+	UDPIdleTimeout time.Duration
+	// UDPMaxSessions bounds the sessions of one UDP route; datagrams of new clients beyond it are
+	// dropped. Default 4096.
+	UDPMaxSessions int
+}
+
+// Defaults of L4Config.
+const (
+	DefaultL4Host         = "127.0.0.1"
+	DefaultL4DialTimeout  = 5 * time.Second
+	DefaultUDPIdleTimeout = 60 * time.Second
+	DefaultUDPMaxSessions = 4096
+)
+
+func (c L4Config) withDefaults() L4Config {
+	if c.Host == "" {
+		c.Host = DefaultL4Host
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultL4DialTimeout
+	}
+	if c.UDPIdleTimeout == 0 {
+		c.UDPIdleTimeout = DefaultUDPIdleTimeout
+	}
+	if c.UDPMaxSessions == 0 {
+		c.UDPMaxSessions = DefaultUDPMaxSessions
+	}
+	return c
+}
+
+// Validate says what is wrong with the config, after defaults are applied.
+func (c L4Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if net.ParseIP(c.Host) == nil && len(validation.IsDNS1123Subdomain(c.Host)) > 0 {
+		errs = append(errs, fmt.Errorf("gateway L4 listen host %q is neither an IP address nor a host name", c.Host))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("gateway L4 dial timeout %s is negative", c.DialTimeout))
+	}
+	if c.UDPIdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("gateway UDP idle timeout %s is negative", c.UDPIdleTimeout))
+	}
+	if c.UDPMaxSessions < 0 {
+		errs = append(errs, fmt.Errorf("gateway UDP max sessions %d is negative", c.UDPMaxSessions))
+	}
+	return errors.Join(errs...)
+}
+
+// l4ConfigFor is the L4 side's config of a gateway: its routes listen on the host of the HTTP data
+// plane (127.0.0.1 by default), so one --http-listen flag decides which addresses the gateway serves.
+func l4ConfigFor(cfg Config) L4Config {
+	host, _, err := net.SplitHostPort(cfg.withDefaults().HTTPListen)
+	switch {
+	case err != nil: // Config.Validate rejects it first
+		host = DefaultL4Host
+	case host == "": // ":7481" listens on every address
+		host = "0.0.0.0"
+	}
+	return L4Config{Host: host}.withDefaults()
+}

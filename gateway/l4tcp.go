@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// tcpListener accepts the connections of one TCP route and pipes each to an endpoint, chosen in turn;
+// when a dial fails the connection tries the next endpoint, and is closed when none answers.
+type tcpListener struct {
+	ln       *net.TCPListener
+	balancer *l4Balancer
+	dialer   net.Dialer
+	ctx      context.Context
+	logger   *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*net.TCPConn]struct{} // client connections in progress, for close(drop)
+	wg    sync.WaitGroup            // the accept loop and every connection
+	done  chan struct{}             // closed when the accept loop returns
+}
+
+func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Config, logger *slog.Logger) (*tcpListener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+	}
+	l := &tcpListener{
+		ln: ln.(*net.TCPListener), balancer: newL4Balancer(endpoints), ctx: ctx, logger: logger,
+		dialer: net.Dialer{Timeout: cfg.DialTimeout}, conns: make(map[*net.TCPConn]struct{}),
+		done: make(chan struct{}),
+	}
+	l.wg.Go(l.serve)
+	return l, nil
+}
+
+func (l *tcpListener) addr() net.Addr { return l.ln.Addr() }
+
+func (l *tcpListener) setEndpoints(endpoints []string) { l.balancer.set(endpoints) }
+
+func (l *tcpListener) idle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns) == 0
+}
+
+func (l *tcpListener) close(drop bool) {
+	_ = l.ln.Close()
+	<-l.done
+	if !drop {
+		return
+	}
+	l.mu.Lock()
+	for c := range l.conns {
+		_ = c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+}
+
+// serve accepts until the listener is closed. A temporary accept error (out of file descriptors)
+// backs off briefly rather than spinning.
+func (l *tcpListener) serve() {
+	defer close(l.done)
+	for {
+		c, err := l.ln.AcceptTCP()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logger.Warn("accept tcp connection", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		l.mu.Lock()
+		l.conns[c] = struct{}{}
+		l.mu.Unlock()
+		l.wg.Go(func() {
+			defer func() {
+				l.mu.Lock()
+				delete(l.conns, c)
+				l.mu.Unlock()
+				_ = c.Close()
+			}()
+			l.handle(c)
+		})
+	}
+}
+
+// handle dials an endpoint for the client connection and pipes the two until both directions end.
+func (l *tcpListener) handle(client *net.TCPConn) {
+	up, err := l.dial()
+	if err != nil {
+		l.logger.Warn("tcp connection refused", "client", client.RemoteAddr().String(), "err", err)
+		return
+	}
+	defer func() { _ = up.Close() }()
+	pipeTCP(client, up)
+}
+
+// dial connects to the endpoint whose turn it is, then to the following ones until one answers.
+func (l *tcpListener) dial() (*net.TCPConn, error) {
+	eps, start := l.balancer.pick()
+	if start < 0 {
+		return nil, errors.New("dial endpoint: the route has no ready endpoint")
+	}
+	var errs []error
+	for i := range eps {
+		addr := eps[(start+i)%len(eps)]
+		c, err := l.dialer.DialContext(l.ctx, "tcp", addr)
+		if err == nil {
+			return c.(*net.TCPConn), nil
+		}
+		l.logger.Debug("dial tcp endpoint", "endpoint", addr, "err", err)
+		errs = append(errs, err)
+		if l.ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("dial endpoint: %w", errors.Join(errs...))
+}
+
+// pipeTCP copies both ways between two connections until both directions are done. Each direction ends
+// with a half-close of its writer (CloseWrite), so a peer that shuts down its sending side still gets
+// the answer. io.Copy between two *net.TCPConn uses ReadFrom, which splices on Linux: the bytes do
+// not pass through user space.
+func pipeTCP(a, b *net.TCPConn) {
+	var wg sync.WaitGroup
+	wg.Go(func() { copyHalf(b, a) })
+	copyHalf(a, b)
+	wg.Wait()
+}
+
+// copyHalf copies src to dst until src ends, then half-closes dst. On an error (a reset) it closes both
+// connections' reading sides too, so the other direction does not wait forever on a dead peer.
+func copyHalf(dst, src *net.TCPConn) {
+	if _, err := io.Copy(dst, src); err != nil {
+		_ = src.CloseRead()
+		_ = dst.CloseRead()
+	}
+	_ = dst.CloseWrite()
+}

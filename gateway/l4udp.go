@@ -1,0 +1,196 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// udpListener serves one UDP route. Each client address is a session: its first datagram picks an
+// endpoint in turn and opens a socket connected to it; the client's datagrams go out on that socket
+// and the endpoint's answers come back from the route's port. A session that sees no datagram either
+// way for the idle timeout ends.
+type udpListener struct {
+	conn        *net.UDPConn
+	balancer    *l4Balancer
+	ctx         context.Context
+	idleTimeout time.Duration
+	maxSessions int
+	logger      *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[netip.AddrPort]*udpSession
+	closed   bool
+	wg       sync.WaitGroup // the read loop and every session's reply loop
+	done     chan struct{}  // closed when the read loop returns
+}
+
+// udpSession is one client's flow to one endpoint.
+type udpSession struct {
+	client netip.AddrPort
+	up     *net.UDPConn
+	last   atomic.Int64 // unix nanoseconds of the last datagram either way
+}
+
+// maxDatagram is the largest UDP payload.
+const maxDatagram = 65535
+
+func listenUDP(ctx context.Context, addr string, endpoints []string, cfg L4Config, logger *slog.Logger) (*udpListener, error) {
+	var lc net.ListenConfig
+	pc, err := lc.ListenPacket(ctx, "udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+	}
+	l := &udpListener{
+		conn: pc.(*net.UDPConn), balancer: newL4Balancer(endpoints), ctx: ctx, idleTimeout: cfg.UDPIdleTimeout,
+		maxSessions: cfg.UDPMaxSessions, logger: logger, sessions: make(map[netip.AddrPort]*udpSession),
+		done: make(chan struct{}),
+	}
+	l.wg.Go(l.serve)
+	return l, nil
+}
+
+func (l *udpListener) addr() net.Addr { return l.conn.LocalAddr() }
+
+func (l *udpListener) setEndpoints(endpoints []string) { l.balancer.set(endpoints) }
+
+// close stops the route's socket. Without drop the sessions keep their endpoint socket until they are
+// idle, but their answers cannot reach the clients any more: a UDP route has no connection to finish.
+func (l *udpListener) close(drop bool) {
+	_ = l.conn.Close()
+	<-l.done
+	l.mu.Lock()
+	l.closed = true
+	for client, s := range l.sessions {
+		_ = s.up.Close()
+		delete(l.sessions, client)
+	}
+	l.mu.Unlock()
+	if drop {
+		l.wg.Wait()
+	}
+}
+
+// serve reads the clients' datagrams until the socket is closed.
+func (l *udpListener) serve() {
+	defer close(l.done)
+	buf := make([]byte, maxDatagram)
+	for {
+		n, client, err := l.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logger.Debug("read udp datagram", "err", err)
+			continue
+		}
+		s := l.session(client)
+		if s == nil {
+			continue
+		}
+		s.last.Store(time.Now().UnixNano())
+		_, err = s.up.Write(buf[:n])
+		if errors.Is(err, net.ErrClosed) { // the session went idle just now: open a new one
+			if s = l.session(client); s != nil {
+				s.last.Store(time.Now().UnixNano())
+				_, err = s.up.Write(buf[:n])
+			}
+		}
+		if err != nil {
+			// ECONNREFUSED from an earlier ICMP, or the session just ended: the datagram is lost, as
+			// UDP allows.
+			l.logger.Debug("forward udp datagram", "client", client.String(), "err", err)
+		}
+	}
+}
+
+// session returns the client's session, opening it on the endpoint whose turn it is (the next ones
+// when a socket cannot be opened). It returns nil, dropping the datagram, when there is no endpoint or
+// the route has too many sessions.
+func (l *udpListener) session(client netip.AddrPort) *udpSession {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.sessions[client]; s != nil {
+		return s
+	}
+	if l.closed {
+		return nil
+	}
+	if len(l.sessions) >= l.maxSessions {
+		l.logger.Warn("udp datagram dropped: too many sessions", "client", client.String(), "sessions", len(l.sessions))
+		return nil
+	}
+	eps, start := l.balancer.pick()
+	for i := range eps {
+		addr := eps[(start+i)%len(eps)]
+		var d net.Dialer
+		c, err := d.DialContext(l.ctx, "udp", addr)
+		if err != nil {
+			l.logger.Debug("open udp session", "endpoint", addr, "err", err)
+			continue
+		}
+		s := &udpSession{client: client, up: c.(*net.UDPConn)}
+		l.sessions[client] = s
+		l.wg.Go(func() { l.reply(s) })
+		return s
+	}
+	l.logger.Debug("udp datagram dropped: no endpoint", "client", client.String())
+	return nil
+}
+
+// reply sends the endpoint's datagrams back to the client until the session is idle or closed.
+func (l *udpListener) reply(s *udpSession) {
+	defer l.end(s)
+	buf := make([]byte, maxDatagram)
+	for {
+		deadline := time.Unix(0, s.last.Load()).Add(l.idleTimeout)
+		if !time.Now().Before(deadline) {
+			return
+		}
+		_ = s.up.SetReadDeadline(deadline)
+		n, err := s.up.Read(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // the loop ends the session unless a datagram moved the deadline
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// ECONNREFUSED: the endpoint's port is closed right now; later datagrams may find it.
+			continue
+		}
+		s.last.Store(time.Now().UnixNano())
+		if _, err := l.conn.WriteToUDPAddrPort(buf[:n], s.client); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logger.Debug("reply udp datagram", "client", s.client.String(), "err", err)
+		}
+	}
+}
+
+// end removes an idle or closed session.
+func (l *udpListener) end(s *udpSession) {
+	l.mu.Lock()
+	if l.sessions[s.client] == s {
+		delete(l.sessions, s.client)
+	}
+	l.mu.Unlock()
+	_ = s.up.Close()
+}
+
+func (l *udpListener) idle() bool { return l.sessionCount() == 0 }
+
+// sessionCount is the number of sessions open.
+func (l *udpListener) sessionCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sessions)
+}
