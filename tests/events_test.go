@@ -52,14 +52,15 @@ func TestOperationEvents(t *testing.T) {
 	defer cancel()
 	for {
 		_, msg, err := c.Read(tailCtx)
-		require.NoError(t, err, "the tail ended before the deploy's last event; got %d events", len(live))
-		var l eventLine
-		require.NoError(t, json.Unmarshal(msg, &l), "tail message %s", msg)
-		if l.Message == "" {
-			continue // a notice (lines dropped for a slow reader), not a line
+		require.NoError(t, err, "the tail ended before the deploy's last event; got %d events: %q", len(live), messages(live))
+		var m struct {
+			Lines   []eventLine `json:"lines"`
+			Dropped int         `json:"dropped"`
 		}
-		live = append(live, l)
-		if strings.HasPrefix(l.Message, "record release: done") {
+		require.NoError(t, json.Unmarshal(msg, &m), "tail message %s", msg)
+		require.Zero(t, m.Dropped, "a reader that keeps up loses nothing")
+		live = append(live, m.Lines...)
+		if containsPrefix(m.Lines, "record release: done") {
 			break
 		}
 	}
