@@ -16,6 +16,7 @@ import (
 type Collector struct {
 	cfg      Config
 	logger   *slog.Logger
+	metrics  *metrics
 	handler  http.Handler
 	addr     atomic.Pointer[net.TCPAddr]
 	listener CommitListener
@@ -23,12 +24,16 @@ type Collector struct {
 	syncFile func(*os.File) error
 	// running is the open store and its committer while Run runs, nil before and after.
 	running atomic.Pointer[running]
+	// cluster is the members sharing the apps and the runtime follower (forward.go, follow.go).
+	cluster
 }
 
 // running is what Run opens and closes.
 type running struct {
-	store     *store
-	committer *committer
+	store      *store
+	committer  *committer
+	hub        *hub
+	maintainer *maintainer
 }
 
 // New prepares a collector; nothing is opened until Run. A nil logger discards logs.
@@ -43,14 +48,20 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	c := &Collector{cfg: cfg, logger: logger}
+	c := &Collector{cfg: cfg, logger: logger, metrics: newMetrics()}
+	if err := c.initCluster(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/ingest", c.handleIngest)
 	mux.HandleFunc("GET /v1/streams/{kind}/{tenant}/{app}/{name}/lines", c.handleRead)
+	mux.HandleFunc("GET /v1/streams/{kind}/{tenant}/{app}/{name}/tail", c.handleTail)
+	mux.Handle("GET /metrics", c.metrics.handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	c.handler = mux
+	mux.HandleFunc("GET /v1/follow/positions", c.handlePositions)
+	c.handler = c.forwarding(mux)
 	return c, nil
 }
 
@@ -71,8 +82,13 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stopBackground, err := c.startBackground(ctx, rn)
+	if err != nil {
+		return errors.Join(err, c.stop(rn))
+	}
 	ln, err := net.Listen("tcp", c.cfg.Listen)
 	if err != nil {
+		stopBackground()
 		return errors.Join(fmt.Errorf("listen: %w", err), c.stop(rn))
 	}
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -91,11 +107,13 @@ func (c *Collector) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("serve: %w", runErr)
 	}
 	c.logger.Info("collector shutting down")
+	rn.hub.close() // live tails are hijacked connections: Shutdown does not wait for them
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("shut down server: %w", err))
 	}
+	stopBackground()
 	return errors.Join(runErr, c.stop(rn))
 }
 
@@ -105,13 +123,18 @@ func (c *Collector) start() (*running, error) {
 	if err != nil {
 		return nil, err
 	}
-	rn := &running{store: st, committer: newCommitter(st, c.cfg, c.listener, c.logger)}
+	h := newHub(func(n int) { c.metrics.dropped.Add(float64(n)) })
+	rn := &running{store: st, committer: newCommitter(st, c.cfg, c.listener, c.logger), hub: h,
+		maintainer: newMaintainer(st, c.cfg, c.metrics, c.logger)}
+	rn.committer.hub, rn.committer.metrics, rn.committer.sealed = h, c.metrics, rn.maintainer.sealedSegment
 	if c.syncFile != nil {
 		rn.committer.syncFile = c.syncFile
 	}
 	go rn.committer.run()
+	go rn.maintainer.run()
 	if !c.running.CompareAndSwap(nil, rn) {
 		rn.committer.shutdown()
+		rn.maintainer.shutdown()
 		return nil, errors.Join(errors.New("collector is already running"), st.close())
 	}
 	return rn, nil
@@ -120,6 +143,9 @@ func (c *Collector) start() (*running, error) {
 // stop commits what is queued, stops the committer and closes the store.
 func (c *Collector) stop(rn *running) error {
 	c.running.Store(nil)
+	rn.hub.close()
+	rn.hub.wait()
+	rn.maintainer.shutdown()
 	rn.committer.shutdown()
 	if err := rn.store.close(); err != nil {
 		return fmt.Errorf("close store: %w", err)

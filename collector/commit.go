@@ -47,6 +47,9 @@ type committer struct {
 	listener     CommitListener
 	logger       *slog.Logger
 	syncFile     func(*os.File) error // (*os.File).Sync; a seam for tests
+	hub          *hub                 // the live tails, told about every committed group
+	metrics      *metrics
+	sealed       func(StreamKey) // told (without waiting) when a stream sealed a segment, to compress it
 
 	queue   chan *batch
 	stop    chan struct{}
@@ -225,10 +228,32 @@ func (c *committer) commit(batches []*batch) {
 	for _, b := range accepted {
 		b.done <- nil
 	}
-	if c.listener != nil {
-		for _, p := range order {
-			for _, g := range p.groups {
+	c.published(order, accepted)
+}
+
+// published counts a committed cycle and hands its groups to the live tails and the listener, each with
+// the stream position after it.
+func (c *committer) published(order []*pending, accepted []*batch) {
+	lines := 0
+	for _, b := range accepted {
+		lines += b.lines
+	}
+	if c.metrics != nil {
+		c.metrics.commitRequests.Observe(float64(len(accepted)))
+		c.metrics.commitLines.Observe(float64(lines))
+	}
+	for _, p := range order {
+		end := position{segment: p.s.index, offset: p.start}
+		for _, g := range p.groups {
+			end.offset += int64(len(g.records))
+			if c.metrics != nil {
+				c.metrics.in(g.key.Kind, len(g.lines), len(g.records))
+			}
+			if c.listener != nil {
 				c.listener(g.key, g.lines)
+			}
+			if c.hub != nil {
+				c.hub.publish(g.key, tailGroup{end: end, lines: g.lines, msg: &sharedMessage{}})
 			}
 		}
 	}
@@ -237,8 +262,12 @@ func (c *committer) commit(batches []*batch) {
 // write appends each touched stream's records with one write call.
 func (c *committer) write(order []*pending) error {
 	for _, p := range order {
+		index := p.s.index
 		if err := p.s.prepare(c.segmentBytes); err != nil {
 			return fmt.Errorf("prepare stream %s: %w", p.s.key, err)
+		}
+		if p.s.index != index && c.sealed != nil {
+			c.sealed(p.s.key)
 		}
 		p.start = p.s.size
 		records := p.groups[0].records
@@ -265,7 +294,14 @@ func (c *committer) sync(order []*pending) error {
 	dirs := make(map[string]bool)
 	for _, p := range order {
 		f := p.s.f
-		jobs = append(jobs, func() error { return c.syncFile(f) })
+		jobs = append(jobs, func() error {
+			start := time.Now()
+			err := c.syncFile(f)
+			if c.metrics != nil {
+				c.metrics.fsync.Observe(time.Since(start).Seconds())
+			}
+			return err
+		})
 		for _, d := range p.s.dirSync {
 			if !dirs[d] {
 				dirs[d] = true

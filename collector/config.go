@@ -40,6 +40,13 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests once its context is done.
 	// Default 10s.
 	ShutdownTimeout time.Duration
+	// Tail sets the live tails' buffers and timeouts (config_tail.go).
+	Tail TailConfig
+	// Retention bounds each stream's age and size, per kind (config_tail.go).
+	Retention RetentionConfig
+
+	// Partitioning, forwarding and runtime following: see partition.go, forward.go and follow.go.
+	Partition
 }
 
 // Defaults of Config.
@@ -51,6 +58,9 @@ const (
 	DefaultSegmentBytes    = 64 << 20
 	DefaultIdleClose       = 5 * time.Minute
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultForwardTimeout  = 10 * time.Second
+	DefaultFollowFlush     = 100 * time.Millisecond
+	DefaultHandoverTimeout = 10 * time.Second
 )
 
 // withDefaults returns the config with every unset field at its default.
@@ -76,6 +86,7 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	c.Tail, c.Retention = c.Tail.withDefaults(), c.Retention.withDefaults()
 	return c
 }
 
@@ -107,5 +118,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("collector shutdown timeout %s is negative", c.ShutdownTimeout))
 	}
+	errs = append(errs, c.Tail.validate(), c.Retention.validate())
+	errs = append(errs, c.Partition.validate())
 	return errors.Join(errs...)
 }

@@ -87,9 +87,6 @@ func parseBatch(r io.Reader, maxLine int, now time.Time) (*batch, int, error) {
 	sc.Buffer(make([]byte, 0, min(maxLine+2, 64<<10)), maxLine+2) // the line, \r and \n
 	b := &batch{}
 	groups := make(map[StreamKey]*group)
-	var payload bytes.Buffer
-	enc := json.NewEncoder(&payload)
-	enc.SetEscapeHTML(false)
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
@@ -107,11 +104,6 @@ func parseBatch(r io.Reader, maxLine int, now time.Time) (*batch, int, error) {
 		if err := l.normalize(now); err != nil {
 			return nil, lineNo, err
 		}
-		payload.Reset()
-		if err := enc.Encode(&l); err != nil {
-			return nil, lineNo, fmt.Errorf("encode line: %w", err)
-		}
-		rec := bytes.TrimSuffix(payload.Bytes(), []byte("\n"))
 		key := l.Key()
 		g := groups[key]
 		if g == nil {
@@ -119,9 +111,13 @@ func parseBatch(r io.Reader, maxLine int, now time.Time) (*batch, int, error) {
 			groups[key] = g
 			b.groups = append(b.groups, g)
 		}
-		g.records = appendRecord(g.records, rec)
+		n := len(g.records)
+		g.records = appendLineRecord(g.records, &l)
+		if len(g.records)-n-recordHeaderBytes > maxRecordBytes {
+			return nil, lineNo, fmt.Errorf("line is more than %d bytes once encoded", maxRecordBytes)
+		}
 		g.lines = append(g.lines, l)
-		b.bytes += len(rec) + recordHeaderBytes
+		b.bytes += len(g.records) - n
 		b.lines++
 	}
 	if err := sc.Err(); err != nil {

@@ -23,8 +23,15 @@ func writeProblem(w http.ResponseWriter, status int, detail string, line int) {
 	})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers v as JSON and returns the length of the body.
+func writeJSON(w http.ResponseWriter, status int, v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeProblem(w, http.StatusInternalServerError, "encode answer: "+err.Error(), 0)
+		return 0
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	n, _ := w.Write(append(b, '\n'))
+	return n
 }

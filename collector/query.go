@@ -42,11 +42,8 @@ func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
 	if rn == nil {
 		return
 	}
-	key := StreamKey{
-		Kind: Kind(r.PathValue("kind")), Tenant: r.PathValue("tenant"), App: r.PathValue("app"), Name: r.PathValue("name"),
-	}
-	if err := key.Validate(); err != nil {
-		writeProblem(w, http.StatusBadRequest, "stream: "+err.Error(), 0)
+	key, ok := pathStream(w, r)
+	if !ok {
 		return
 	}
 	q, err := parseQuery(key, r)
@@ -67,7 +64,21 @@ func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
 	if p.lines == nil {
 		p.lines = []Line{}
 	}
-	writeJSON(w, http.StatusOK, Page{Stream: key.String(), Lines: p.lines, Cursor: encodeCursor(key, p.next), More: p.more})
+	n := writeJSON(w, http.StatusOK, Page{Stream: key.String(), Lines: p.lines, Cursor: encodeCursor(key, p.next), More: p.more})
+	c.metrics.out(key.Kind, viaRead, len(p.lines), n)
+}
+
+// pathStream is the stream of a /v1/streams/{kind}/{tenant}/{app}/{name}/... path; a bad one is
+// answered 400.
+func pathStream(w http.ResponseWriter, r *http.Request) (StreamKey, bool) {
+	key := StreamKey{
+		Kind: Kind(r.PathValue("kind")), Tenant: r.PathValue("tenant"), App: r.PathValue("app"), Name: r.PathValue("name"),
+	}
+	if err := key.Validate(); err != nil {
+		writeProblem(w, http.StatusBadRequest, "stream: "+err.Error(), 0)
+		return key, false
+	}
+	return key, true
 }
 
 func parseQuery(key StreamKey, r *http.Request) (query, error) {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,7 +55,15 @@ func (st *store) read(key StreamKey, q query) (page, error) {
 			return page{}, fmt.Errorf("read stream %s: %w", key, errBadCursor)
 		}
 		last := i == len(segs)-1
-		full, err := readSegment(filepath.Join(s.dir, segmentName(seg.index)), &pos, seg.size, m, q.limit, &out.lines, &scanned)
+		if seg.times.outside(q.since, q.until) { // the time index says no line of it can match
+			pos.offset = seg.size
+			continue
+		}
+		full, err := readSegment(s.dir, seg, &pos, m, q.limit, &out.lines, &scanned)
+		if errors.Is(err, errSegmentGone) { // removed by retention since the view was taken
+			pos.offset = seg.size
+			continue
+		}
 		if err != nil {
 			return page{}, fmt.Errorf("read stream %s segment %d: %w", key, seg.index, err)
 		}
@@ -71,21 +77,18 @@ func (st *store) read(key StreamKey, q query) (page, error) {
 	return out, nil
 }
 
-// readSegment reads records from pos up to end, appending the matching lines to out until it holds
-// limit lines; it advances pos past every record scanned and reports whether out is full.
-func readSegment(name string, pos *position, end int64, m *matcher, limit int, out *[]Line, scanned *int64) (bool, error) {
-	if pos.offset >= end {
+// readSegment reads records of seg from pos up to its committed end, appending the matching lines to
+// out until it holds limit lines; it advances pos past every record scanned and reports whether out is
+// full.
+func readSegment(dir string, seg segmentView, pos *position, m *matcher, limit int, out *[]Line, scanned *int64) (bool, error) {
+	if pos.offset >= seg.size {
 		return len(*out) >= limit, nil
 	}
-	f, err := os.Open(name)
+	rr, err := openRecords(dir, seg, pos.offset)
 	if err != nil {
-		return false, fmt.Errorf("open segment: %w", err)
+		return false, err
 	}
-	defer f.Close()
-	if _, err := f.Seek(pos.offset, io.SeekStart); err != nil {
-		return false, fmt.Errorf("seek segment: %w", err)
-	}
-	rr := newRecordReader(f, pos.offset, end)
+	defer rr.Close()
 	for len(*out) < limit {
 		payload, err := rr.next()
 		if errors.Is(err, io.EOF) {
@@ -96,14 +99,9 @@ func readSegment(name string, pos *position, end int64, m *matcher, limit int, o
 		}
 		*scanned += int64(len(payload)) + recordHeaderBytes
 		pos.offset = rr.off
-		if !m.maybe(payload) {
-			continue
-		}
-		var l Line
-		if err := json.Unmarshal(payload, &l); err != nil {
+		if l, ok, err := m.decode(payload); err != nil {
 			return false, fmt.Errorf("decode record at offset %d: %w", pos.offset, err)
-		}
-		if m.match(&l) {
+		} else if ok {
 			*out = append(*out, l)
 		}
 		if *scanned >= m.maxScanBytes {
@@ -132,6 +130,29 @@ func newMatcher(q query) *matcher {
 		}
 	}
 	return m
+}
+
+// decode returns the line of a record and whether it matches.
+func (m *matcher) decode(payload []byte) (Line, bool, error) {
+	if !m.maybe(payload) {
+		return Line{}, false, nil
+	}
+	var l Line
+	if err := json.Unmarshal(payload, &l); err != nil {
+		return Line{}, false, err
+	}
+	return l, m.match(&l), nil
+}
+
+// count is how many of lines match.
+func (m *matcher) count(lines []Line) int {
+	n := 0
+	for i := range lines {
+		if m.match(&lines[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *matcher) maybe(payload []byte) bool {

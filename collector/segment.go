@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -44,23 +45,41 @@ func appendRecord(buf, payload []byte) []byte {
 
 func segmentName(index uint64) string { return fmt.Sprintf("%016d%s", index, segmentSuffix) }
 
-// listSegments returns the indexes of the segment files in dir, ascending.
-func listSegments(dir string) ([]uint64, error) {
+// segmentFile is a segment file found in a stream's directory.
+type segmentFile struct {
+	index      uint64
+	compressed bool
+}
+
+// listSegments returns the segment files in dir, ascending by index. When a segment is there in both
+// forms (a crash between compressing it and removing the plain file), the compressed one is listed:
+// it is renamed into place only once complete and durable.
+func listSegments(dir string) ([]segmentFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var out []uint64
+	found := make(map[uint64]bool) // index → compressed
 	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), segmentSuffix)
-		if !ok || e.IsDir() {
+		if e.IsDir() {
 			continue
 		}
+		name, compressed := strings.CutSuffix(e.Name(), compressedSuffix)
+		if !compressed {
+			var ok bool
+			if name, ok = strings.CutSuffix(e.Name(), segmentSuffix); !ok {
+				continue
+			}
+		}
 		if n, err := strconv.ParseUint(name, 10, 64); err == nil && n > 0 {
-			out = append(out, n)
+			found[n] = found[n] || compressed
 		}
 	}
-	slices.Sort(out)
+	out := make([]segmentFile, 0, len(found))
+	for n, compressed := range found {
+		out = append(out, segmentFile{index: n, compressed: compressed})
+	}
+	slices.SortFunc(out, func(a, b segmentFile) int { return cmp.Compare(a.index, b.index) })
 	return out, nil
 }
 

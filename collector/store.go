@@ -46,6 +46,10 @@ func openStore(root string, logger *slog.Logger) (*store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("lock data dir %s (is another collector using it?): %w", root, err)
 	}
+	if err := cleanLeftovers(root, logger); err != nil {
+		lock.Close()
+		return nil, err
+	}
 	return &store{root: root, logger: logger, lock: lock, streams: make(map[StreamKey]*streamEntry)}, nil
 }
 

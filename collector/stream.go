@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,10 +11,13 @@ import (
 	"time"
 )
 
-// segmentView is one segment as readers see it: its index and its committed (fsync'd) length.
+// segmentView is one segment as readers see it: its index, its committed (fsync'd) length (uncompressed),
+// whether it is compressed, and the time range of its lines when known (compressed segments).
 type segmentView struct {
-	index uint64
-	size  int64
+	index      uint64
+	size       int64
+	compressed bool
+	times      timeRange
 }
 
 // stream is one stream's files. Readers take the committed view (view); everything else belongs to the
@@ -41,27 +45,60 @@ func openStream(root string, key StreamKey, logger *slog.Logger) (*stream, error
 		return nil, err
 	}
 	s.dirSync = changed
-	indexes, err := listSegments(s.dir)
+	files, err := listSegments(s.dir)
 	if err != nil {
 		return nil, fmt.Errorf("list segments: %w", err)
 	}
-	if len(indexes) == 0 {
-		indexes = []uint64{1}
-		s.dirSync = append(s.dirSync, s.dir)
-	}
-	for _, idx := range indexes[:len(indexes)-1] {
-		fi, err := os.Stat(filepath.Join(s.dir, segmentName(idx)))
-		if err != nil {
-			return nil, fmt.Errorf("stat segment: %w", err)
+	s.index = 1
+	n := len(files)
+	switch {
+	case n == 0 || files[n-1].compressed: // the active segment is never compressed: start one after it
+		if n > 0 {
+			s.index = files[n-1].index + 1
 		}
-		s.segs = append(s.segs, segmentView{index: idx, size: fi.Size()})
+		s.dirSync = append(s.dirSync, s.dir)
+	default:
+		s.index = files[n-1].index
+		files = files[:n-1]
 	}
-	s.index = indexes[len(indexes)-1]
+	for _, sf := range files {
+		seg, err := sealedView(s.dir, sf)
+		if errors.Is(err, os.ErrNotExist) && !sf.compressed { // compressed meanwhile
+			sf.compressed = true
+			seg, err = sealedView(s.dir, sf)
+		}
+		if errors.Is(err, os.ErrNotExist) { // removed by retention meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.segs = append(s.segs, seg)
+	}
 	if err := s.openActive(logger); err != nil {
 		return nil, err
 	}
 	s.segs = append(s.segs, segmentView{index: s.index, size: s.size})
 	return s, nil
+}
+
+// sealedView describes a sealed segment file: its size, or for a compressed one its index entry.
+func sealedView(dir string, sf segmentFile) (segmentView, error) {
+	seg := segmentView{index: sf.index, compressed: sf.compressed}
+	if sf.compressed {
+		size, tr, err := readCompressedIndex(filepath.Join(dir, compressedName(sf.index)))
+		if err != nil {
+			return seg, fmt.Errorf("read segment index: %w", err)
+		}
+		seg.size, seg.times = size, tr
+		return seg, nil
+	}
+	fi, err := os.Stat(filepath.Join(dir, segmentName(sf.index)))
+	if err != nil {
+		return seg, fmt.Errorf("stat segment: %w", err)
+	}
+	seg.size = fi.Size()
+	return seg, nil
 }
 
 // openActive opens (or creates) the active segment and truncates it after its last verified record.

@@ -141,11 +141,12 @@ func (t *Table) hostRoutes(host string) *hostRoutes {
 }
 
 func (t *Table) backend(b Backend, balance Balance, pool *Pool) *backend {
-	policy, stateKey := pool.policy(b.Key(), balance)
+	key := b.Key()
+	policy, stateKey := pool.policy(key, balance)
 	if be := t.backends[stateKey]; be != nil {
 		return be
 	}
-	be := &backend{key: b.Key(), stateKey: stateKey, policy: policy}
+	be := &backend{key: key, stateKey: stateKey, policy: policy}
 	for _, addr := range b.Endpoints {
 		be.upstreams = append(be.upstreams, pool.upstream(addr))
 	}

@@ -1,0 +1,111 @@
+package collector
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// appendLine appends l as the compact JSON json.Marshal would write without HTML escaping (the record
+// payload), field for field and byte for byte, without reflection: it is on the ingest path of every
+// line. line_encode_test.go holds it to encoding/json's output.
+func appendLine(dst []byte, l *Line) []byte {
+	dst = append(dst, `{"time":"`...)
+	dst = l.Time.AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","tenant":`...)
+	dst = appendJSONString(dst, l.Tenant)
+	dst = append(dst, `,"app":`...)
+	dst = appendJSONString(dst, l.App)
+	for _, f := range [...]struct{ name, value string }{
+		{`,"component":`, l.Component}, {`,"operation":`, l.Operation}, {`,"workflow":`, l.Workflow},
+		{`,"run":`, l.Run}, {`,"activity":`, l.Activity},
+	} {
+		if f.value != "" {
+			dst = append(dst, f.name...)
+			dst = appendJSONString(dst, f.value)
+		}
+	}
+	if l.Attempt != 0 {
+		dst = append(dst, `,"attempt":`...)
+		dst = strconv.AppendInt(dst, int64(l.Attempt), 10)
+	}
+	if l.Step != "" {
+		dst = append(dst, `,"step":`...)
+		dst = appendJSONString(dst, l.Step)
+	}
+	if l.Level != "" {
+		dst = append(dst, `,"level":`...)
+		dst = appendJSONString(dst, l.Level)
+	}
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, l.Message)
+	dst = append(dst, `,"kind":`...)
+	dst = appendJSONString(dst, string(l.Kind))
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as encoding/json does with HTML escaping off: invalid UTF-8 becomes
+// U+FFFD, control characters, quote and backslash are escaped, and so are U+2028 and U+2029.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		c, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case c == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case c == '\u2028' || c == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[c&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendLineRecord appends the record of l (see appendRecord), encoding l in place.
+func appendLineRecord(buf []byte, l *Line) []byte {
+	start := len(buf)
+	buf = append(buf, make([]byte, recordHeaderBytes)...)
+	buf = appendLine(buf, l)
+	payload := buf[start+recordHeaderBytes:]
+	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))
+	return buf
+}

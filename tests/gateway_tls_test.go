@@ -1,0 +1,273 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rainflow/rainflow/contract"
+)
+
+// tlsSecret creates a kubernetes.io/tls Secret holding a self-signed certificate for host and answers
+// the certificate.
+func (e *gwEnv) tlsSecret(name, host string) *x509.Certificate {
+	e.t.Helper()
+	certPEM, keyPEM := selfSigned(e.t, host)
+	_, err := e.kube.CoreV1().Secrets(e.ns).Create(e.ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Type:       corev1.SecretTypeTLS,
+		Data:       map[string][]byte{corev1.TLSCertKey: []byte(certPEM), corev1.TLSPrivateKeyKey: []byte(keyPEM)},
+	}, metav1.CreateOptions{})
+	require.NoError(e.t, err)
+	pair, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	require.NoError(e.t, err)
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	require.NoError(e.t, err)
+	return cert
+}
+
+// TestGatewayTLS checks the HTTPS listener serves each host the certificate of its Ingress's Secret
+// (chosen by SNI), the default certificate to other names, refuses TLS 1.1, and proxies over TLS.
+func TestGatewayTLS(t *testing.T) {
+	e := newGatewayEnv(t, "gwtls")
+	e.backendService("web", startBackend(t, "web", nil))
+	certA, certB := e.tlsSecret("cert-a", "a.tls.test"), e.tlsSecret("cert-b", "b.tls.test")
+	ing := e.ingress("tls", nil, gwRule{host: "a.tls.test", service: "web"}, gwRule{host: "b.tls.test", service: "web"})
+	ing.Spec.TLS = []networkingv1.IngressTLS{
+		{Hosts: []string{"a.tls.test"}, SecretName: "cert-a"},
+		{Hosts: []string{"b.tls.test"}, SecretName: "cert-b"},
+	}
+	e.createIngress(ing)
+	g := e.startGateway()
+	require.Eventually(t, func() bool {
+		r, _ := g.Routes()
+		return len(r.TLS) == 2
+	}, 30*time.Second, 20*time.Millisecond, "both certificates are in the table")
+	addr := g.HTTPSAddr().String()
+
+	tests := []struct {
+		name       string
+		serverName string
+		want       *x509.Certificate // nil: the default certificate, neither a nor b
+	}{
+		{name: "first host", serverName: "a.tls.test", want: certA},
+		{name: "second host", serverName: "b.tls.test", want: certB},
+		{name: "unknown host gets the default", serverName: "c.tls.test"},
+		{name: "no server name gets the default"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: tc.serverName, InsecureSkipVerify: true})
+			require.NoError(t, err)
+			defer conn.Close()
+			state := conn.ConnectionState()
+			require.GreaterOrEqual(t, state.Version, uint16(tls.VersionTLS12))
+			got := state.PeerCertificates[0]
+			if tc.want != nil {
+				require.True(t, got.Equal(tc.want), "served %v for %q", got.Subject, tc.serverName)
+				return
+			}
+			require.False(t, got.Equal(certA) || got.Equal(certB), "served an Ingress's certificate for %q", tc.serverName)
+		})
+	}
+
+	t.Run("TLS 1.1 is refused", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "a.tls.test", InsecureSkipVerify: true,
+			MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			conn.Close()
+		}
+		require.Error(t, err)
+	})
+
+	t.Run("HTTPS request verified by the host's certificate", func(t *testing.T) {
+		pool := x509.NewCertPool()
+		pool.AddCert(certA)
+		c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: pool, ServerName: "a.tls.test"},
+			ForceAttemptHTTP2: true,
+		}}
+		req, err := http.NewRequest("GET", "https://"+addr+"/secure", nil)
+		require.NoError(t, err)
+		req.Host = "a.tls.test"
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode)
+		require.Equal(t, "web /secure", string(body))
+		require.Equal(t, 2, resp.ProtoMajor, "HTTP/2 by ALPN")
+	})
+}
+
+// TestGatewayWebSocket echoes WebSocket messages through the gateway to a backend in a test host.
+func TestGatewayWebSocket(t *testing.T) {
+	e := newGatewayEnv(t, "gwws")
+	e.backendService("ws", startBackend(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
+				return
+			}
+		}
+	})))
+	e.createIngress(e.ingress("ws", nil, gwRule{host: "ws.test", path: "/ws", service: "ws"}))
+	g := e.startGateway()
+	require.Eventually(t, func() bool {
+		r, _ := g.Routes()
+		return len(r.HTTP) == 1 && len(r.HTTP[0].Backend.Endpoints) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+g.HTTPAddr().String()+"/ws", &websocket.DialOptions{Host: "ws.test"})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	for i := range 20 {
+		msg := fmt.Sprintf("message %d", i)
+		require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(msg)))
+		typ, got, err := c.Read(ctx)
+		require.NoError(t, err)
+		require.Equal(t, websocket.MessageText, typ)
+		require.Equal(t, "echo: "+msg, string(got))
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
+// freeLocalPort answers a port of 127.0.0.1 that nothing listens on right now, for the network.
+func freeLocalPort(t *testing.T, network string) int32 {
+	t.Helper()
+	switch network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer pc.Close()
+		return int32(pc.LocalAddr().(*net.UDPAddr).Port)
+	default:
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		return int32(ln.Addr().(*net.TCPAddr).Port)
+	}
+}
+
+// TestGatewayL4 routes a TCP and a UDP port of the gateway, from Services annotated with the listen
+// port, to echo servers in a test host.
+func TestGatewayL4(t *testing.T) {
+	e := newGatewayEnv(t, "gwl4")
+	b := startBackend(t, "l4", nil) // the test host; the echo servers run on it beside the HTTP one
+	const echoPort = 9000
+	ln, err := b.host.Listen("tcp", echoPort)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "tcp: "+line); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	pc, err := b.host.ListenPacket("udp", echoPort)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = pc.WriteTo(append([]byte("udp: "), buf[:n]...), from)
+		}
+	}()
+
+	tcpPort, udpPort := freeLocalPort(t, "tcp"), freeLocalPort(t, "udp")
+	for _, s := range []struct {
+		name     string
+		port     int32
+		protocol corev1.Protocol
+	}{{"game", tcpPort, corev1.ProtocolTCP}, {"voice", udpPort, corev1.ProtocolUDP}} {
+		e.service(s.name, map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(s.port))}, 9000, s.protocol)
+		_, err := e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(e.ctx,
+			e.endpointSlice(s.name, echoPort, s.protocol, gwEndpoint{addr: b.host.Addr.String(), ready: true}), metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	e.startGateway()
+
+	tcpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(tcpPort)))
+	var conn net.Conn
+	require.Eventually(t, func() bool {
+		conn, err = net.DialTimeout("tcp", tcpAddr, time.Second)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond, "the TCP route listens: %v", err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	r := bufio.NewReader(conn)
+	for i := range 10 {
+		_, err := fmt.Fprintf(conn, "line %d\n", i)
+		require.NoError(t, err)
+		got, err := r.ReadString('\n')
+		require.NoError(t, err)
+		require.Equal(t, fmt.Sprintf("tcp: line %d\n", i), got)
+	}
+
+	udp, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(udpPort))))
+	require.NoError(t, err)
+	defer udp.Close()
+	buf := make([]byte, 2048)
+	require.Eventually(t, func() bool { // datagrams sent before the route listens are lost
+		_ = udp.SetDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := udp.Write([]byte("ping")); err != nil {
+			return false
+		}
+		n, err := udp.Read(buf)
+		return err == nil && string(buf[:n]) == "udp: ping"
+	}, 30*time.Second, 50*time.Millisecond, "the UDP route answers")
+	for i := range 10 {
+		require.NoError(t, udp.SetDeadline(time.Now().Add(5*time.Second)))
+		msg := fmt.Sprintf("datagram %d", i)
+		_, err := udp.Write([]byte(msg))
+		require.NoError(t, err)
+		n, err := udp.Read(buf)
+		require.NoError(t, err)
+		require.Equal(t, "udp: "+msg, string(buf[:n]))
+	}
+}
