@@ -35,11 +35,16 @@ type Builds struct {
 	Go *kobuild.Builder
 	// GoBase is the image the Go builder adds the binary onto (a static base: CA certificates, tzdata).
 	GoBase string
+	// BuildKit builds Dockerfiles (the source's and generated ones); no address: those builders are
+	// not available on this worker.
+	BuildKit BuildKitConfig
 	// ArchiveLimits bound an uploaded archive once extracted; MaxArchiveBytes the archive itself.
 	ArchiveLimits   source.Limits
 	MaxArchiveBytes int64
 	// Output receives the build's output lines (the collector's build stream); nil drops them.
 	Output func(BuildOutputLine)
+	// Git says how git sources are reached.
+	Git GitConfig
 }
 
 // BuildOutputLine is one line of a build's output.
@@ -55,8 +60,8 @@ type BuildOutputLine struct {
 // DefaultMaxArchiveBytes bounds an uploaded archive.
 const DefaultMaxArchiveBytes = 256 << 20
 
-// ResolveSource pins the source to the revision a build builds: the uploaded archive's digest, or the
-// image's digest in its registry.
+// ResolveSource pins the source to the revision a build builds: the uploaded archive's digest, the
+// image's digest in its registry, or the commit a git ref names.
 func (b *Builds) ResolveSource(ctx context.Context, in ResolveSourceInput) (ResolveSourceResult, error) {
 	switch in.Source.Kind {
 	case contract.SourceArchive:
@@ -71,6 +76,8 @@ func (b *Builds) ResolveSource(ctx context.Context, in ResolveSourceInput) (Reso
 			return ResolveSourceResult{}, err
 		}
 		return ResolveSourceResult{Revision: res.Digest}, nil
+	case contract.SourceGit:
+		return b.resolveGit(ctx, in.Source)
 	default:
 		return ResolveSourceResult{}, permanent(ErrTypeInvalidSource, fmt.Errorf("source kind %q cannot be built by this worker", in.Source.Kind))
 	}
@@ -89,13 +96,17 @@ func (b *Builds) BuildImage(ctx context.Context, in BuildImageInput) (contract.B
 	switch in.Source.Kind {
 	case contract.SourceImage:
 		return b.importImage(ctx, in, repo, out)
-	case contract.SourceArchive:
+	case contract.SourceArchive, contract.SourceGit:
 		dir, err := os.MkdirTemp(b.WorkDir, "build-")
 		if err != nil {
 			return contract.BuildResult{}, fmt.Errorf("create build dir: %w", err)
 		}
 		defer os.RemoveAll(dir)
-		src, err := b.fetchArchive(ctx, in, dir, out)
+		fetch := b.fetchArchive
+		if in.Source.Kind == contract.SourceGit {
+			fetch = b.fetchGit
+		}
+		src, err := fetch(ctx, in, dir, out)
 		if err != nil {
 			return contract.BuildResult{}, err
 		}

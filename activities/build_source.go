@@ -29,6 +29,8 @@ func (b *Builds) buildSource(ctx context.Context, in BuildImageInput, root strin
 	switch plan.builder {
 	case contract.BuilderKo:
 		return b.buildGo(ctx, in, dir, plan, repo, out)
+	case contract.BuilderDockerfile, contract.BuilderGenerated:
+		return b.buildOnBuildKit(ctx, in, dir, plan, repo, out)
 	default:
 		return contract.BuildResult{}, permanent(ErrTypeInvalidSource,
 			fmt.Errorf("the %s builder is not available on this worker", plan.builder))

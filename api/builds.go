@@ -25,7 +25,9 @@ import (
 //   - an archive, the request body itself (Content-Type application/gzip, application/x-tar or
 //     application/zip), with the settings as query parameters (name, dir, builder, dockerfile,
 //     target, deploy=true, timeoutSeconds); the API keeps it in the platform's registry for the build;
-//   - an image to import, a JSON body {"source": {"image": "..."}, "settings": {...}, "deploy": {...}}.
+//   - an image to import, a JSON body {"source": {"image": "..."}, "deploy": {...}};
+//   - a git repository, a JSON body {"source": {"git": {"url": "...", "ref": "..."}}, "settings": {...},
+//     "deploy": {...}}: the build resolves the ref (default: the default branch) to its commit.
 //
 // It answers 202 with the operation; the build runs on the builds task queue, not in the component's
 // queue, so a build never waits for a deploy. With deploy, the build then deploys what it built
@@ -40,9 +42,16 @@ type buildRequest struct {
 	TimeoutSeconds *int32         `json:"timeoutSeconds"`
 }
 
-// buildSourceRequest is a JSON build's source: an image to import.
+// buildSourceRequest is a JSON build's source: an image to import or a git repository, exactly one.
 type buildSourceRequest struct {
-	Image string `json:"image"`
+	Image string            `json:"image"`
+	Git   *gitSourceRequest `json:"git"`
+}
+
+// gitSourceRequest is a git repository at a branch, tag or commit.
+type gitSourceRequest struct {
+	URL string `json:"url"` // https://host/path, ssh://user@host/path or user@host:path
+	Ref string `json:"ref"` // a branch, tag, full ref name or commit; "" the default branch
 }
 
 // Build limits.
@@ -117,6 +126,9 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		in.Source = contract.BuildSource{Kind: contract.SourceImage, Image: req.Source.Image}
+		if g := req.Source.Git; g != nil {
+			in.Source = contract.BuildSource{Kind: contract.SourceGit, GitURL: g.URL, GitRef: g.Ref}
+		}
 		in.Settings, deploy = req.Settings, req.Deploy
 		if req.TimeoutSeconds != nil {
 			in.Timeout = time.Duration(*req.TimeoutSeconds) * time.Second
@@ -230,11 +242,20 @@ func buildQuery(r *http.Request) (contract.BuildSettings, *deployRequest, time.D
 }
 
 func (req *buildRequest) validate() error {
-	var fe fieldErrors
-	validateImage(&fe, "source.image", req.Source.Image)
-	errs := []FieldError(fe)
-	if req.Settings.Builder != "" || req.Settings.Dir != "" || req.Settings.Dockerfile != "" || req.Settings.Target != "" || len(req.Settings.BuildArgs) > 0 {
-		errs = append(errs, FieldError{Field: "settings", Reason: "an imported image is copied as it is: it takes no build settings"})
+	var errs []FieldError
+	switch {
+	case req.Source.Git != nil && req.Source.Image != "":
+		errs = append(errs, FieldError{Field: "source", Reason: "give either image or git, not both"})
+	case req.Source.Git != nil:
+		errs = append(errs, validateGitSource(*req.Source.Git)...)
+		errs = append(errs, validateBuildSettings(req.Settings, "settings.")...)
+	default:
+		var fe fieldErrors
+		validateImage(&fe, "source.image", req.Source.Image)
+		errs = fe
+		if req.Settings.Builder != "" || req.Settings.Dir != "" || req.Settings.Dockerfile != "" || req.Settings.Target != "" || len(req.Settings.BuildArgs) > 0 {
+			errs = append(errs, FieldError{Field: "settings", Reason: "an imported image is copied as it is: it takes no build settings"})
+		}
 	}
 	if t := req.TimeoutSeconds; t != nil && (*t < 1 || *t > maxBuildTimeoutSeconds) {
 		errs = append(errs, FieldError{Field: "timeoutSeconds", Reason: fmt.Sprintf("must be from 1 to %d", maxBuildTimeoutSeconds)})

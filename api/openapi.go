@@ -117,7 +117,7 @@ func apiOperations() []apiOperation {
 			problems(typeImageNotFound, typeImageDenied, typeRegistryUnavailable, typeStoreUnavailable, typeNoEncryptionKey)),
 		post(component+"/start", "createStart", "Start a stopped component", optionalBody[emptyRequest](), queued),
 		post(component+"/stop", "createStop", "Stop a component (zero replicas)", optionalBody[emptyRequest](), queued),
-		post(component+"/builds", "createBuild", "Build the component from an uploaded archive (the body: application/gzip, application/x-tar or application/zip, settings in the query) or import an image (a JSON body); optionally deploy it",
+		post(component+"/builds", "createBuild", "Build the component from an uploaded archive (the body: application/gzip, application/x-tar or application/zip, settings in the query) or from a git repository or an image to import (a JSON body); optionally deploy it",
 			body[buildRequest](), answers[operationAccepted](202), location(), buildQueryDoc(),
 			problems(typeValidation, typeBuildsUnavailable, typeRegistryUnavailable, typeWorkflowsUnavailable, typeBodyTooLarge)),
 		post(component+"/restart", "createRestart", "Replace every pod, without downtime", optionalBody[emptyRequest](), queued),

@@ -77,7 +77,7 @@ func NewEmitter(ctx context.Context, s Sender, opts EmitterOptions, logger *slog
 		batch: orInt(opts.BatchLines, DefaultBatchLines),
 		max:   orInt(opts.QueueLines, DefaultQueueLines),
 		wake:  make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}),
-		ctx:   context.WithoutCancel(ctx),
+		ctx: context.WithoutCancel(ctx),
 	}
 	go e.run()
 	return e

@@ -95,6 +95,8 @@ func startDev(bin, state string, args ...string) (info devstack.Info, stop func(
 	_ = os.Remove(infoPath)
 	dev := exec.Command(bin, append([]string{"dev", "--state", state}, args...)...)
 	dev.Stdout, dev.Stderr = logf, logf
+	// the worker may build from git repositories in the tests' temp dirs (file:// URLs)
+	dev.Env = append(os.Environ(), "RAINFLOW_ALLOW_LOCAL_GIT=true")
 	dev.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := dev.Start(); err != nil {
 		logf.Close()

@@ -150,6 +150,7 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_REGISTRY=" + stack.RegistryAddr,
 		"RAINFLOW_GO_BASE=" + stack.RegistryAddr + "/" + goBaseImage,
 		"RAINFLOW_BUILD_DIR=" + filepath.Join(state, "builds"),
+		"RAINFLOW_BUILDKIT_ADDR=" + stack.BuildKitAddr,
 	}
 	procs := newProcGroup(filepath.Join(state, "logs"), env, logger)
 	defer procs.stop(15 * time.Second)

@@ -12,6 +12,9 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/rainflow/rainflow/activities"
+	"github.com/rainflow/rainflow/build/buildkit"
+	"github.com/rainflow/rainflow/build/generate"
+	"github.com/rainflow/rainflow/build/gitsource"
 	"github.com/rainflow/rainflow/build/kobuild"
 	"github.com/rainflow/rainflow/collector"
 	"github.com/rainflow/rainflow/opevents"
@@ -26,6 +29,11 @@ type buildsConfig struct {
 	GoBase    string // the image the Go builder adds binaries onto; empty: no Go builder
 	Dir       string // work dir of builds and the Go build cache
 	MaxBuilds int
+	BuildKit  string // buildkitd's address; empty: no Dockerfile or generated builds
+
+	// AllowLocalGit lets builds read file:// git repositories on the worker's disk (tests only).
+	AllowLocalGit bool
+	GitKnownHosts string // known_hosts file of git's SSH servers; empty: $SSH_KNOWN_HOSTS or ~/.ssh/known_hosts
 }
 
 func (c *buildsConfig) define(f *flags) {
@@ -36,6 +44,12 @@ func (c *buildsConfig) define(f *flags) {
 	f.str(&c.GoBase, "go-base", "RAINFLOW_GO_BASE", "", "base image of Go builds (ko-style); empty: Go sources need a Dockerfile")
 	f.str(&c.Dir, "build-dir", "RAINFLOW_BUILD_DIR", "", "folder of builds' sources and the Go build cache (default: the OS temp folder)")
 	f.integer(&c.MaxBuilds, "max-builds", "", 2, "builds run at once")
+	var allowLocalGit string
+	f.str(&allowLocalGit, "allow-local-git", "RAINFLOW_ALLOW_LOCAL_GIT", "false", "let builds read file:// git repositories on this machine (tests only): true or false")
+	f.after(func() { c.AllowLocalGit = allowLocalGit == "true" })
+	f.str(&c.GitKnownHosts, "git-known-hosts", "RAINFLOW_GIT_KNOWN_HOSTS", "", "known_hosts file checking git's SSH servers (default: ~/.ssh/known_hosts)")
+	f.str(&c.BuildKit, "buildkit-addr", "RAINFLOW_BUILDKIT_ADDR", os.Getenv("BUILDKIT_HOST"),
+		"buildkitd's address (unix://..., tcp://...) for Dockerfile and generated builds; empty: none")
 }
 
 func (c buildsConfig) validate() error {
@@ -44,6 +58,11 @@ func (c buildsConfig) validate() error {
 	}
 	if c.MaxBuilds <= 0 {
 		return errors.New("max-builds must be positive")
+	}
+	if c.BuildKit != "" {
+		if err := (buildkit.Config{Addr: c.BuildKit}).Validate(); err != nil {
+			return err
+		}
 	}
 	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
 		return fmt.Errorf("build-dir %q must be absolute", c.Dir)
@@ -66,6 +85,8 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
 		WorkDir:  filepath.Join(dir, "work"),
 		GoBase:   cfg.Builds.GoBase,
+		Git:      activities.GitConfig{AllowLocal: cfg.Builds.AllowLocalGit, HostKeys: gitHostKeys(cfg.Builds.GitKnownHosts)},
+		BuildKit: activities.BuildKitConfig{Addr: cfg.Builds.BuildKit, Images: generate.DefaultConfig(cfg.Builds.Registry)},
 	}
 	if cfg.Builds.GoBase != "" {
 		gob, err := kobuild.New(kobuild.Config{CacheDir: filepath.Join(dir, "gocache"), Logger: logger.With("builder", "ko")})
@@ -82,4 +103,12 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 	}
 	return workers.NewBuilds(tc, workers.BuildActivities{Builds: builds, Store: &activities.BuildStore{Versions: st}},
 		workers.Options{MaxConcurrentActivities: cfg.Builds.MaxBuilds, StopTimeout: cfg.StopTimeout, Interceptors: intercept}), nil
+}
+
+// gitHostKeys checks git's SSH servers against file, or the default known_hosts when it is empty.
+func gitHostKeys(file string) gitsource.HostKeys {
+	if file == "" {
+		return gitsource.HostKeys{}
+	}
+	return gitsource.HostKeys{KnownHostsFiles: []string{file}}
 }
