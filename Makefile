@@ -75,7 +75,7 @@ test-unit:
 # one real node per machine: integration runs of several checkouts wait for each other
 STACK_LOCK ?= /tmp/rainflow-stack.lock
 test-integration:
-	flock $(STACK_LOCK) $(GO) test -count=1 -timeout 30m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
+	flock $(STACK_LOCK) $(GO) test -count=1 -timeout 50m -v ./tests/... 2>&1 | tee $(STATE)/test-integration.log | grep -E '^(--- |PASS$$|FAIL|ok\s|tests:)|^\s+--- FAIL|_test\.go:[0-9]+|Error:' ; exit $${PIPESTATUS[0]}
 
 ## fuzz: every fuzz target of FUZZ_PKGS (the request path's decoders, validators and parsers), each for
 ## FUZZTIME; a failing input is kept in the package's testdata/fuzz, and then runs with the unit tests
