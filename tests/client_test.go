@@ -101,6 +101,8 @@ func kubeClient(t *testing.T) kubernetes.Interface {
 	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", stack.Kubeconfig)
 	require.NoError(t, err)
+	// client-go's default 5 QPS would hold back the tests that change objects several times a second
+	cfg.QPS, cfg.Burst = 100, 200
 	cs, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)
 	return cs

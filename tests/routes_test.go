@@ -124,7 +124,9 @@ func TestRoutes(t *testing.T) {
 	ing, err = kube.NetworkingV1().Ingresses(tenant).Get(ctx, "shop-web-api", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "true", ing.Annotations[contract.AnnotationForceHTTPS])
-	requireGateway(t, apiHost, http.StatusOK, body)
+	// forced HTTPS: the gateway answers plain HTTP with a redirect to the same URL over HTTPS
+	requireGateway(t, apiHost, http.StatusPermanentRedirect, "")
+	requireRedirect(t, apiHost, "https://"+apiHost+"/index.html")
 	dep, err := kube.AppsV1().Deployments(tenant).Get(ctx, "shop-web", metav1.GetOptions{})
 	require.NoError(t, err)
 	require.Equal(t, deploy.OperationID, dep.Labels[contract.LabelRelease], "the workload is not redeployed")
@@ -214,7 +216,7 @@ func selfSigned(t *testing.T, host string) (certPEM, keyPEM string) {
 // given): it sees Kubernetes changes by its watch, a moment after they are made.
 func requireGateway(t *testing.T, host string, status int, body string) {
 	t.Helper()
-	httpc := &http.Client{Timeout: 5 * time.Second}
+	httpc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var last string
 	require.Eventually(t, func() bool {
 		req, err := http.NewRequest("GET", stack.GatewayURL+"/index.html", nil)
@@ -230,6 +232,19 @@ func requireGateway(t *testing.T, host string, status int, body string) {
 		last = resp.Status + ": " + string(got)
 		return resp.StatusCode == status && (body == "" || string(got) == body)
 	}, 30*time.Second, 200*time.Millisecond, "the gateway does not answer %d for host %s; last: %s", status, host, last)
+}
+
+// requireRedirect requires the gateway's answer for host to redirect to location.
+func requireRedirect(t *testing.T, host, location string) {
+	t.Helper()
+	httpc := &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest("GET", stack.GatewayURL+"/index.html", nil)
+	require.NoError(t, err)
+	req.Host = host
+	resp, err := httpc.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, location, resp.Header.Get("Location"))
 }
 
 // requireGone waits until get answers NotFound.

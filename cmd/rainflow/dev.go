@@ -29,6 +29,7 @@ type devConfig struct {
 	APIListen    string
 	GatewayHTTP  string
 	GatewayAdmin string
+	GatewayHTTPS string
 	Collector    string
 	WorkerAdmin  string
 	Clean        bool
@@ -47,6 +48,7 @@ func (c *devConfig) define(f *flags) {
 	f.str(&c.APIListen, "api-listen", "", "127.0.0.1:7480", "REST API address")
 	f.str(&c.GatewayHTTP, "gateway-listen", "", "127.0.0.1:7481", "gateway HTTP address")
 	f.str(&c.GatewayAdmin, "gateway-admin-listen", "", "127.0.0.1:7491", "gateway admin address")
+	f.str(&c.GatewayHTTPS, "gateway-https-listen", "", "127.0.0.1:7443", "gateway HTTPS address")
 	f.str(&c.Collector, "collector-listen", "", "127.0.0.1:7482", "collector address")
 	f.str(&c.WorkerAdmin, "worker-admin-listen", "", "127.0.0.1:7483", "worker health and metrics address")
 	f.integer(&c.PortOffset, "port-offset", "", 0, "add this to every port of the local stack and the platform, to run a second stack beside a first (kwok-only: the real node's host objects are one per machine)")
@@ -82,7 +84,7 @@ func runDev(ctx context.Context, args []string) error {
 		if cfg.PortOffset < 0 || cfg.PortOffset > 1000 {
 			return fmt.Errorf("port offset %d: want 0 to 1000", cfg.PortOffset)
 		}
-		for _, a := range []*string{&cfg.APIListen, &cfg.GatewayHTTP, &cfg.GatewayAdmin, &cfg.Collector, &cfg.WorkerAdmin} {
+		for _, a := range []*string{&cfg.APIListen, &cfg.GatewayHTTP, &cfg.GatewayHTTPS, &cfg.GatewayAdmin, &cfg.Collector, &cfg.WorkerAdmin} {
 			if *a, err = shiftPort(*a, cfg.PortOffset); err != nil {
 				return err
 			}
@@ -158,7 +160,7 @@ func runDev(ctx context.Context, args []string) error {
 		{name: "collector", args: []string{"collector", "--listen", cfg.Collector, "--data-dir", filepath.Join(state, "collector")}, health: "http://" + cfg.Collector + "/healthz"},
 		{name: "worker", args: []string{"worker", "--admin-listen", cfg.WorkerAdmin}, health: "http://" + cfg.WorkerAdmin + "/healthz"},
 		{name: "api", args: []string{"api", "--listen", cfg.APIListen}, health: info.APIURL + "/readyz"},
-		{name: "gateway", args: []string{"gateway", "--http-listen", cfg.GatewayHTTP, "--admin-listen", cfg.GatewayAdmin}, health: "http://" + cfg.GatewayAdmin + "/healthz"},
+		{name: "gateway", args: []string{"gateway", "--http-listen", cfg.GatewayHTTP, "--https-listen", cfg.GatewayHTTPS, "--admin-listen", cfg.GatewayAdmin}, health: "http://" + cfg.GatewayAdmin + "/healthz"},
 	} {
 		if err := procs.start(ctx, p); err != nil {
 			return err
