@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/rainflow/rainflow/collector"
 	"github.com/rainflow/rainflow/contract"
 )
 
@@ -38,22 +39,8 @@ type logPage struct {
 	More   bool   `json:"more"`
 }
 
-// logLine is one line of a stream.
-type logLine struct {
-	Time      time.Time `json:"time"`
-	Tenant    string    `json:"tenant"`
-	App       string    `json:"app"`
-	Component string    `json:"component,omitempty"`
-	Operation string    `json:"operation,omitempty"`
-	Workflow  string    `json:"workflow,omitempty"`
-	Run       string    `json:"run,omitempty"`
-	Activity  string    `json:"activity,omitempty"`
-	Attempt   int       `json:"attempt,omitempty"`
-	Step      string    `json:"step,omitempty"`
-	Level     string    `json:"level,omitempty"`
-	Message   string    `json:"message"`
-	Kind      string    `json:"kind"`
-}
+// logLine is one line of a stream: the collector's line, as it answers it.
+type logLine = collector.Line
 
 // Stream kinds, as the collector names them.
 const (

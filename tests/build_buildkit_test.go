@@ -41,7 +41,6 @@ func buildKitComponent(t *testing.T, api *apiClient, prefix string) (string, str
 // answers what the running built image serves at path on port 8080, and the build's operation.
 func buildAndServe(t *testing.T, api *apiClient, tenant, path string, files map[string]string, builder, get string) (string, string) {
 	t.Helper()
-	ctx := testContext(t)
 	acc := uploadBuild(t, path, "?name=src.tar.gz&deploy=true", tarGzOf(t, files))
 	op := waitOperation(t, api, tenant, acc.OperationID, 6*time.Minute)
 	require.Equal(t, "succeeded", op.State, "build: %s %+v", op.Error, op.Steps)
@@ -57,26 +56,35 @@ func buildAndServe(t *testing.T, api *apiClient, tenant, path string, files map[
 	require.Equal(t, comp.Spec.Image, versions.Items[0]["imageDigest"], "%v", versions.Items[0])
 	require.Equal(t, builder, versions.Items[0]["builder"], "%v", versions.Items[0])
 
+	body := servedByBuiltImage(t, tenant, "web", comp.Spec.Image, get)
+	return body, acc.OperationID
+}
+
+// servedByBuiltImage waits for a ready pod of the component running image and answers what it serves
+// at path on port 8080 (a 200).
+func servedByBuiltImage(t *testing.T, tenant, component, image, path string) string {
+	t.Helper()
+	ctx := testContext(t)
 	kube := kubeClient(t)
-	sel := labels.SelectorFromSet(map[string]string{contract.LabelApp: "shop", contract.LabelComponent: "web"}).String()
+	sel := labels.SelectorFromSet(map[string]string{contract.LabelApp: "shop", contract.LabelComponent: component}).String()
 	var pod corev1.Pod
 	require.Eventually(t, func() bool {
 		pods, err := kube.CoreV1().Pods(tenant).List(ctx, metav1.ListOptions{LabelSelector: sel})
 		require.NoError(t, err)
 		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && podReady(&p) && p.Spec.Containers[0].Image == comp.Spec.Image {
+			if p.DeletionTimestamp == nil && podReady(&p) && p.Spec.Containers[0].Image == image {
 				pod = p
 				return true
 			}
 		}
 		return false
-	}, 2*time.Minute, 200*time.Millisecond, "no ready pod runs the built image %s", comp.Spec.Image)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080" + get)
+	}, 2*time.Minute, 200*time.Millisecond, "no ready pod runs the built image %s", image)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080" + path)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
-	return string(body), acc.OperationID
+	return string(body)
 }
 
 // buildLogs answers the operation's build output lines.

@@ -12,9 +12,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rainflow/rainflow/contract"
 )
@@ -75,9 +72,7 @@ func uploadBuild(t *testing.T, path, query string, archive []byte) accepted {
 // build's output is in its log.
 func TestBuildAndDeploy(t *testing.T) {
 	require.True(t, stack.RealNode, "builds deploy to the real node: %s", stack.RealNodeReason)
-	ctx := testContext(t)
 	api := newAPIClient(stack.APIURL, stack.APIToken)
-	kube := kubeClient(t)
 	tenant := uniqueName("build")
 	api.must(t, http.StatusCreated, "POST", "/v1/tenants", map[string]any{"name": tenant}, nil)
 	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps", map[string]any{"name": "shop"}, nil)
@@ -108,24 +103,7 @@ func TestBuildAndDeploy(t *testing.T) {
 	require.Equal(t, "archive", versions.Items[0]["sourceKind"], "%v", versions.Items[0])
 
 	// the built program runs on the node and answers
-	sel := labels.SelectorFromSet(map[string]string{contract.LabelApp: "shop", contract.LabelComponent: "api"}).String()
-	var pod corev1.Pod
-	require.Eventually(t, func() bool {
-		pods, err := kube.CoreV1().Pods(tenant).List(ctx, metav1.ListOptions{LabelSelector: sel})
-		require.NoError(t, err)
-		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && podReady(&p) && strings.Contains(p.Spec.Containers[0].Image, "@sha256:") {
-				pod = p
-				return p.Spec.Containers[0].Image == comp.Spec.Image
-			}
-		}
-		return false
-	}, time.Minute, 200*time.Millisecond, "no ready pod runs the built image")
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + pod.Status.PodIP + ":8080/")
-	require.NoError(t, err)
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.Equal(t, body, string(got))
+	require.Equal(t, body, servedByBuiltImage(t, tenant, "api", comp.Spec.Image, "/"))
 
 	// the build's output is its log
 	var page struct {
