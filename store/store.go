@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	drivermysql "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -44,6 +43,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
+		// SQLite (modernc, in Go) spends ~40% of a read's CPU parsing, planning and freeing each
+		// statement again: keep them prepared, per connection. MySQL talks one round trip with
+		// interpolated parameters instead; PostgreSQL's driver keeps its own statement cache.
+		PrepareStmt:            cfg.Driver == DriverSQLite,
+		PrepareStmtMaxSize:     512,
+		PrepareStmtTTL:         time.Hour,
 		TranslateError:         true,
 		SkipDefaultTransaction: true, // every write that needs one opens its own
 		NowFunc:                now,
@@ -134,7 +139,7 @@ func newDialector(cfg Config) (gorm.Dialector, error) {
 	case DriverPostgres:
 		return postgresDialector(cfg)
 	default:
-		return sqlite.Open(sqliteDSN(cfg.DSN, cfg.BusyTimeout)), nil
+		return sqliteDialector{dsn: sqliteDSN(cfg.DSN, cfg.BusyTimeout)}, nil
 	}
 }
 
