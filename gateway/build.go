@@ -137,6 +137,7 @@ func (b *builder) report(ing *networkingv1.Ingress, reason, format string, args 
 		Object: "Ingress " + ing.Namespace + "/" + ing.Name,
 		Reason: reason,
 		Detail: fmt.Sprintf(format, args...),
+		UID:    ing.UID,
 	})
 }
 

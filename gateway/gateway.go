@@ -66,6 +66,7 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	g.publisher = newPublisher(cfg.IngressClass, w.objects, g.pool, &g.table, cfg.Throttle, logger, g.metrics)
 	g.l4 = newL4Proxy(l4ConfigFor(cfg), logger.With("log", "l4"), g.metrics)
 	g.publisher.l4 = g.l4.update
+	g.publisher.events = newEventSink(kube)
 	g.proxy = newProxy(&g.table, logger)
 	g.handler = withRequestID(withAccessLog(g.proxy, logger.With("log", "access"), g.metrics))
 	g.admin = newAdminHandler(&g.table, g.metrics)

@@ -78,7 +78,7 @@ func BuildL4(in Objects) ([]L4Route, []Problem) {
 	for _, svc := range services {
 		name := svc.Namespace + "/" + svc.Name
 		report := func(reason, format string, args ...any) {
-			problems = append(problems, Problem{Object: "Service " + name, Reason: reason, Detail: fmt.Sprintf(format, args...)})
+			problems = append(problems, Problem{Object: "Service " + name, Reason: reason, Detail: fmt.Sprintf(format, args...), UID: svc.UID})
 		}
 		value := svc.Annotations[contract.AnnotationListenPort]
 		port, err := strconv.ParseInt(strings.TrimSpace(value), 10, 32)

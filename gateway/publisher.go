@@ -20,6 +20,7 @@ type publisher struct {
 	logger   *slog.Logger
 	metrics  *metrics
 	l4       func(Objects) // the TCP and UDP side, given every build's objects; nil in tests
+	events   *eventSink    // Kubernetes Events about problems; nil: only the log and the metrics
 
 	dirty    chan struct{} // capacity 1: a pending signal
 	problems map[Problem]bool
@@ -43,6 +44,10 @@ func (p *publisher) signal() {
 
 // run rebuilds on every signal, at most once per throttle period, until ctx is done.
 func (p *publisher) run(ctx context.Context) {
+	if p.events != nil {
+		p.events.start()
+		defer p.events.stop()
+	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -103,10 +108,16 @@ func (p *publisher) report(problems []Problem) {
 		}
 		p.metrics.problems.WithLabelValues(pr.Reason).Inc()
 		p.logger.Warn("ingress rule skipped or unresolved", "object", pr.Object, "reason", pr.Reason, "detail", pr.Detail)
+		if p.events != nil {
+			p.events.appeared(pr)
+		}
 	}
 	for pr := range p.problems {
 		if !next[pr] {
 			p.logger.Info("ingress problem resolved", "object", pr.Object, "reason", pr.Reason, "detail", pr.Detail)
+			if p.events != nil {
+				p.events.resolved(pr)
+			}
 		}
 	}
 	p.problems = next

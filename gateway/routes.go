@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"slices"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // PathType is how an HTTPRoute's path matches a request path, with Kubernetes Ingress semantics.
@@ -180,6 +182,9 @@ type Problem struct {
 	Reason string
 	// Detail says what is wrong, for the log.
 	Detail string
+	// UID is the object's uid, so that the Kubernetes Event about the problem is attached to it (kubectl
+	// describe finds events by uid).
+	UID types.UID
 }
 
 // Problem reasons.
