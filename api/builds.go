@@ -87,9 +87,7 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if found && existing.RunID != "" {
-			noteOperation(ctx, existing.ID)
-			s.acceptOperation(w, t, existing, nil)
+		if found && s.answerStarted(ctx, w, t, existing) {
 			return nil
 		}
 		if found { // recorded, never started: a new try starts afresh

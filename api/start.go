@@ -81,9 +81,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 		if err != nil {
 			return err
 		}
-		if found && existing.RunID != "" {
-			noteOperation(ctx, existing.ID)
-			s.acceptOperation(w, t, existing, nil)
+		if found && s.answerStarted(ctx, w, t, existing) {
 			return nil
 		}
 		op = existing // recorded, but its start was not: start it (again) below
@@ -112,9 +110,7 @@ func (s *Server) startOperation(w http.ResponseWriter, r *http.Request, k operat
 			if kerr != nil {
 				return kerr
 			}
-			if existing.RunID != "" {
-				noteOperation(ctx, existing.ID)
-				s.acceptOperation(w, t, existing, nil)
+			if s.answerStarted(ctx, w, t, existing) {
 				return nil
 			}
 			op, err = existing, nil
@@ -270,6 +266,17 @@ func (s *Server) acceptedOperation(t store.Tenant, op store.Operation, enq *cont
 
 // forgetOperation takes back the record of an operation whose workflow did not start, so that it
 // never shows as an operation and its idempotency key may be used again.
+// answerStarted answers 202 with the operation an earlier try of the request (the same Idempotency-Key)
+// started; false, answering nothing, when that try recorded it but never started it.
+func (s *Server) answerStarted(ctx context.Context, w http.ResponseWriter, t store.Tenant, op store.Operation) bool {
+	if op.RunID == "" {
+		return false
+	}
+	noteOperation(ctx, op.ID)
+	s.acceptOperation(w, t, op, nil)
+	return true
+}
+
 func (s *Server) forgetOperation(ctx context.Context, op store.Operation) {
 	if err := s.store.DeleteOperation(context.WithoutCancel(ctx), op.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.logger.ErrorContext(ctx, "forget operation that did not start", "operation_id", op.ID, "error", err)
