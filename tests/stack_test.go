@@ -15,6 +15,11 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/rainflow/rainflow/devstack"
 )
 
@@ -74,11 +79,65 @@ func runWithStack(m *testing.M) (int, error) {
 	}
 	stack = info
 	fmt.Fprintf(os.Stderr, "tests: stack up in %s (real node: %v %s)\n", time.Since(t0).Round(time.Millisecond), stack.RealNode, stack.RealNodeReason)
+	if err := removeStaleNamespaces(info.Kubeconfig); err != nil {
+		_ = stop()
+		return 0, err
+	}
 	code := m.Run()
 	if err := stop(); err != nil {
 		return code, err
 	}
 	return code, nil
+}
+
+// removeStaleNamespaces deletes the namespaces earlier runs left in the test stack's Kubernetes state
+// (tests that create tenants through the API leave their namespaces, and the state outlives a run), and
+// waits until they are gone: their pods would otherwise start again on the one real node at every boot
+// and hold new pods back for minutes. A fresh state has none, and costs one List.
+func removeStaleNamespaces(kubeconfig string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("remove stale namespaces: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 100, 200
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("remove stale namespaces: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	list, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("remove stale namespaces: %w", err)
+	}
+	var stale []string
+	for _, ns := range list.Items {
+		if ns.Name == metav1.NamespaceDefault || strings.HasPrefix(ns.Name, "kube-") {
+			continue
+		}
+		stale = append(stale, ns.Name)
+		if err := kube.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("remove stale namespace %s: %w", ns.Name, err)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	t0 := time.Now()
+	for _, name := range stale {
+		for {
+			_, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if ctx.Err() != nil {
+				return fmt.Errorf("stale namespace %s still there after 5 minutes", name)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "tests: removed %d namespaces of earlier runs in %s\n", len(stale), time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 // startDev runs `rainflow dev` with its state in state and waits until it is up; stop stops it.
