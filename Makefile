@@ -18,7 +18,7 @@ KUBE_LDFLAGS := -s -w \
 KUBE_BINS  := kube-apiserver kube-controller-manager kube-scheduler kubelet
 TOOL_BINS  := $(addprefix $(BIN)/,temporal etcd kwok registry buildkitd $(KUBE_BINS))
 
-.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api bench-collector bench-gateway
+.PHONY: build tools deps run test test-unit test-integration vet fmt bench bench-deploy bench-orchestration bench-kwok clean-state fuzz bench-api bench-collector bench-gateway bench-build
 
 ## build: the rainflow binary
 build: $(BIN)/rainflow
@@ -108,6 +108,14 @@ bench-kwok: deps tools
 	@mkdir -p $(STATE)
 	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^BenchmarkDeployThousandKwok$$' \
 	  -benchtime=1x -count=1 -timeout 40m 2>&1 | tee $(STATE)/bench-kwok.log
+
+## bench-build: cold, rebuild and equal build times of each builder (dockerfile, ko, generated Go and static
+## site, import) through the API on the real stack's buildkitd and registry, one build each, then BuildKit alone
+## (a Dockerfile cold and cached); holds the stack lock like test-integration; log in .rainflow
+bench-build: deps tools
+	@mkdir -p $(STATE)
+	set -o pipefail; flock $(STACK_LOCK) $(GO) test ./tests -run '^$$' -bench '^Benchmark(Builds|BuildKitDockerfile)$$' \
+	  -benchtime=1x -count=1 -timeout 40m 2>&1 | tee $(STATE)/bench-build.log
 
 ## bench-collector: the disk's limit (write + fsync of the NDJSON), the collector's acknowledged ingest over
 ## HTTP on 127.0.0.1 (lines/s, MiB/s, CPU per line) and live-tail latency with 1,000 websocket readers.

@@ -37,7 +37,7 @@ func (b *Builds) buildOnBuildKit(ctx context.Context, in BuildImageInput, dir st
 	if err != nil {
 		return contract.BuildResult{}, permanent(ErrTypeInvalidSource, err)
 	}
-	dfDir, dfName, err := b.dockerfileOf(in, dir, plan, out)
+	dfDir, dfName, err := b.dockerfileOf(in, dir, plan, repo, out)
 	if err != nil {
 		return contract.BuildResult{}, err
 	}
@@ -76,7 +76,7 @@ func (b *Builds) buildOnBuildKit(ctx context.Context, in BuildImageInput, dir st
 
 // dockerfileOf answers the folder and name of the Dockerfile to build: the source's (Settings.Dockerfile
 // inside dir), or one generated from detection into a folder of its own (the caller removes it).
-func (b *Builds) dockerfileOf(in BuildImageInput, dir string, plan buildPlan, out *buildLog) (string, string, error) {
+func (b *Builds) dockerfileOf(in BuildImageInput, dir string, plan buildPlan, repo name.Repository, out *buildLog) (string, string, error) {
 	if plan.builder == contract.BuilderDockerfile {
 		rel := orDefault(in.Settings.Dockerfile, "Dockerfile")
 		if !filepath.IsLocal(rel) {
@@ -91,7 +91,9 @@ func (b *Builds) dockerfileOf(in BuildImageInput, dir string, plan buildPlan, ou
 		}
 		return dfDir, filepath.Base(rel), nil
 	}
-	text, err := b.BuildKit.Images.Dockerfile(plan.detected)
+	images := b.BuildKit.Images
+	images.CacheScope = repo.RepositoryStr() // the component's own build caches
+	text, err := images.Dockerfile(plan.detected)
 	if err != nil {
 		return "", "", permanent(ErrTypeInvalidSource, fmt.Errorf("generate a Dockerfile: %w", err))
 	}

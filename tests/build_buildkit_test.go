@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"archive/tar"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,27 +41,56 @@ func buildKitComponent(t *testing.T, api *apiClient, prefix string) (string, str
 	return tenant, comps + "/web"
 }
 
-// buildAndServe builds the archive of files with deploy=true, checks the version's builder, and
-// answers what the running built image serves at path on port 8080, and the build's operation.
-func buildAndServe(t *testing.T, api *apiClient, tenant, path string, files map[string]string, builder, get string) (string, string) {
+// gitBuildAndServe commits files to a new local git repository and builds it with settings and
+// deploy: it checks the version (the commit as its revision, by digest, the component's image now)
+// and answers what the running built image serves at get on port 8080, the version, and the build's
+// operation.
+func gitBuildAndServe(t *testing.T, api *apiClient, tenant, path string, files map[string]string, settings contract.BuildSettings, get string) (string, builtVersion, string) {
 	t.Helper()
-	acc := uploadBuild(t, path, "?name=src.tar.gz&deploy=true", tarGzOf(t, files))
-	op := waitOperation(t, api, tenant, acc.OperationID, 6*time.Minute)
+	repo, dir := newGitRepo(t)
+	commit := commitFiles(t, repo, dir, files, "the source")
+	var acc accepted
+	api.must(t, http.StatusAccepted, "POST", path+"/builds", gitBuildRequest(dir, "main", settings, true), &acc)
+	op := waitOperation(t, api, tenant, acc.OperationID, 8*time.Minute)
 	require.Equal(t, "succeeded", op.State, "build: %s %+v", op.Error, op.Steps)
 
 	var comp componentSpecView
 	api.must(t, http.StatusOK, "GET", path, nil, &comp)
 	require.True(t, strings.HasPrefix(comp.Spec.Image, stack.RegistryAddr+"/"+tenant+"/shop/web@sha256:"), "component image %s", comp.Spec.Image)
-	var versions struct {
-		Items []map[string]any `json:"items"`
-	}
-	api.must(t, http.StatusOK, "GET", path+"/versions", nil, &versions)
-	require.NotEmpty(t, versions.Items)
-	require.Equal(t, comp.Spec.Image, versions.Items[0]["imageDigest"], "%v", versions.Items[0])
-	require.Equal(t, builder, versions.Items[0]["builder"], "%v", versions.Items[0])
+	v := latestVersion(t, api, path)
+	require.Equal(t, comp.Spec.Image, v.ImageDigest, "%+v", v)
+	require.Equal(t, commit, v.Revision, "the version records the commit: %+v", v)
+	require.Equal(t, "git", v.SourceKind, "%+v", v)
 
 	body := servedByBuiltImage(t, tenant, "web", comp.Spec.Image, get)
-	return body, acc.OperationID
+	return body, v, acc.OperationID
+}
+
+// imageFile answers the content of file (a path without a leading slash) in the image's flattened
+// file system, read from the registry, and whether it is there.
+func imageFile(t *testing.T, image, file string) (string, bool) {
+	t.Helper()
+	ref, err := name.ParseReference(image, name.Insecure)
+	require.NoError(t, err)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	img, err := remote.Image(ref, remote.WithContext(testContext(t)), remote.WithTransport(tr))
+	require.NoError(t, err)
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	r := tar.NewReader(rc)
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			return "", false
+		}
+		require.NoError(t, err)
+		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == file {
+			b, err := io.ReadAll(r)
+			require.NoError(t, err)
+			return string(b), true
+		}
+	}
 }
 
 // servedByBuiltImage waits for a ready pod of the component running image and answers what it serves
@@ -97,8 +130,9 @@ func buildLogs(t *testing.T, api *apiClient, tenant, opID string) []string {
 	return messages(page.Lines)
 }
 
-// TestBuildKitDockerfile builds a Dockerfile with RUN steps on BuildKit through the API and deploys it:
-// the running container serves what RUN wrote, on the port the Dockerfile EXPOSEs.
+// TestBuildKitDockerfile builds a Dockerfile with RUN steps from a local git repository on BuildKit
+// through the API and deploys it: the pushed image holds the files RUN wrote, and the running
+// container serves them on the port the Dockerfile EXPOSEs.
 func TestBuildKitDockerfile(t *testing.T) {
 	require.True(t, stack.RealNode, "builds deploy to the real node: %s", stack.RealNodeReason)
 	t.Parallel()
@@ -111,8 +145,14 @@ RUN echo "second step ran" > /www/second.txt
 EXPOSE 8080
 %s
 `, stack.RegistryAddr, want, busyboxHTTPD)
-	got, opID := buildAndServe(t, api, tenant, path, map[string]string{"Dockerfile": dockerfile}, "dockerfile", "/")
+	got, v, opID := gitBuildAndServe(t, api, tenant, path, map[string]string{"Dockerfile": dockerfile}, contract.BuildSettings{}, "/")
+	require.Equal(t, "dockerfile", v.Builder, "%+v", v)
 	require.Equal(t, want+"\n", got)
+	for file, content := range map[string]string{"www/index.html": want + "\n", "www/second.txt": "second step ran\n"} {
+		got, ok := imageFile(t, v.ImageDigest, file)
+		require.True(t, ok, "the pushed image %s has no %s", v.ImageDigest, file)
+		require.Equal(t, content, got, file)
+	}
 	logs := buildLogs(t, api, tenant, opID)
 	require.Contains(t, strings.Join(logs, "\n"), "RUN mkdir -p /www", "build output: %v", logs)
 }
@@ -139,15 +179,17 @@ EXPOSE 8080
 	require.Contains(t, strings.Join(logs, "\n"), "about to fail", "build output: %v", logs)
 }
 
-// TestBuildKitStaticSite builds a static site (an index.html only) with the generated Dockerfile onto
-// the busybox base and deploys it: the running container serves the page.
+// TestBuildKitStaticSite builds a static site (an index.html only) from a local git repository with
+// the generated Dockerfile onto the busybox base and deploys it: the running container serves the page.
 func TestBuildKitStaticSite(t *testing.T) {
 	require.True(t, stack.RealNode, "builds deploy to the real node: %s", stack.RealNodeReason)
 	t.Parallel()
 	api := newAPIClient(stack.APIURL, stack.APIToken)
 	tenant, path := buildKitComponent(t, api, "bkstatic")
 	page := "<h1>static site of " + tenant + "</h1>\n"
-	got, _ := buildAndServe(t, api, tenant, path, map[string]string{"index.html": page}, "generated", "/index.html")
+	got, v, _ := gitBuildAndServe(t, api, tenant, path, map[string]string{"index.html": page}, contract.BuildSettings{}, "/index.html")
+	require.Equal(t, "generated", v.Builder, "%+v", v)
+	require.Equal(t, "static", v.Language, "%+v", v)
 	require.Equal(t, page, got)
 }
 

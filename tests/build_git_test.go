@@ -12,10 +12,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rainflow/rainflow/contract"
 )
 
 // commitFiles writes files into the repository at dir and commits them on its current branch.
-func commitFiles(t *testing.T, repo *git.Repository, dir string, files map[string]string, msg string) string {
+func commitFiles(t testing.TB, repo *git.Repository, dir string, files map[string]string, msg string) string {
 	t.Helper()
 	wt, err := repo.Worktree()
 	require.NoError(t, err)
@@ -27,6 +29,57 @@ func commitFiles(t *testing.T, repo *git.Repository, dir string, files map[strin
 	h, err := wt.Commit(msg, &git.CommitOptions{Author: &object.Signature{Name: "test", Email: "test@example.com", When: time.Now()}})
 	require.NoError(t, err)
 	return h.String()
+}
+
+// newGitRepo makes an empty git repository on branch main in a temp folder: the repository and its folder.
+func newGitRepo(t testing.TB) (*git.Repository, string) {
+	t.Helper()
+	dir := t.TempDir()
+	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
+		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")}})
+	require.NoError(t, err)
+	return repo, dir
+}
+
+// gitBuildRequest is the JSON body of a build of the repository in dir at ref; deploy asks to deploy it.
+func gitBuildRequest(dir, ref string, settings contract.BuildSettings, deploy bool) map[string]any {
+	req := map[string]any{"source": map[string]any{"git": map[string]any{"url": "file://" + dir, "ref": ref}}, "settings": settings}
+	if deploy {
+		req["deploy"] = map[string]any{}
+	}
+	return req
+}
+
+// builtVersion is a version of a component as GET .../versions answers it.
+type builtVersion struct {
+	ID          string `json:"id"`
+	ImageDigest string `json:"imageDigest"`
+	SourceKind  string `json:"sourceKind"`
+	Revision    string `json:"revision"`
+	Builder     string `json:"builder"`
+	Language    string `json:"language"`
+	SizeBytes   int64  `json:"sizeBytes"`
+}
+
+// latestVersion answers the component's newest version.
+func latestVersion(t *testing.T, api *apiClient, path string) builtVersion {
+	t.Helper()
+	var versions struct {
+		Items []builtVersion `json:"items"`
+	}
+	api.must(t, http.StatusOK, "GET", path+"/versions", nil, &versions)
+	require.NotEmpty(t, versions.Items)
+	return versions.Items[0]
+}
+
+// reusedBuild says the build operation returned the version an equal build made, building nothing.
+func reusedBuild(op operation) bool {
+	for _, s := range op.Steps {
+		if s.Name == "build" && strings.Contains(s.Detail, "an equal build") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestBuildGit builds a Go program from a branch of a local git repository through the API (the
@@ -42,32 +95,17 @@ func TestBuildGit(t *testing.T) {
 	api.must(t, http.StatusCreated, "POST", comps, map[string]any{"name": "api", "spec": webSpec(stack.RegistryAddr + "/rainflow/hello:1")}, nil)
 	path := comps + "/api"
 
-	dir := t.TempDir()
-	repo, err := git.PlainInitWithOptions(dir, &git.PlainInitOptions{
-		InitOptions: git.InitOptions{DefaultBranch: plumbing.NewBranchReferenceName("main")}})
-	require.NoError(t, err)
+	repo, dir := newGitRepo(t)
 	first := commitFiles(t, repo, dir, goServer("first"), "first")
-	request := map[string]any{"source": map[string]any{"git": map[string]any{"url": "file://" + dir, "ref": "main"}}}
+	request := gitBuildRequest(dir, "main", contract.BuildSettings{}, false)
 
-	type version struct {
-		ID          string `json:"id"`
-		ImageDigest string `json:"imageDigest"`
-		SourceKind  string `json:"sourceKind"`
-		Revision    string `json:"revision"`
-		Builder     string `json:"builder"`
-	}
-	build := func(want string) (version, operation) {
+	build := func(want string) (builtVersion, operation) {
 		t.Helper()
 		var acc accepted
 		api.must(t, http.StatusAccepted, "POST", path+"/builds", request, &acc)
 		op := waitOperation(t, api, tenant, acc.OperationID, 6*time.Minute)
 		require.Equal(t, "succeeded", op.State, "build: %s %+v", op.Error, op.Steps)
-		var versions struct {
-			Items []version `json:"items"`
-		}
-		api.must(t, http.StatusOK, "GET", path+"/versions", nil, &versions)
-		require.NotEmpty(t, versions.Items)
-		v := versions.Items[0]
+		v := latestVersion(t, api, path)
 		require.Equal(t, want, v.Revision, "the version records the commit: %+v", v)
 		require.Equal(t, "git", v.SourceKind, "%+v", v)
 		require.Equal(t, "ko", v.Builder, "%+v", v)
@@ -80,11 +118,7 @@ func TestBuildGit(t *testing.T) {
 	again, op := build(first)
 	require.Equal(t, v1.ID, again.ID)
 	require.Equal(t, v1.ImageDigest, again.ImageDigest)
-	var reused bool
-	for _, s := range op.Steps {
-		reused = reused || s.Name == "build" && strings.Contains(s.Detail, "an equal build")
-	}
-	require.True(t, reused, "the second build built again: %+v", op.Steps)
+	require.True(t, reusedBuild(op), "the second build built again: %+v", op.Steps)
 
 	// a new commit on the branch: a new version of it
 	second := commitFiles(t, repo, dir, goServer("second"), "second")

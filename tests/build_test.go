@@ -118,13 +118,7 @@ func TestBuildAndDeploy(t *testing.T) {
 	op2 := waitOperation(t, api, tenant, again.OperationID, 2*time.Minute)
 	require.Equal(t, "succeeded", op2.State, op2.Error)
 	t.Logf("second build of the same revision took %s (end to end, polled every 250 ms)", time.Since(begin).Round(time.Millisecond))
-	var reused bool
-	for _, s := range op2.Steps {
-		if s.Name == "build" && strings.Contains(s.Detail, "an equal build") {
-			reused = true
-		}
-	}
-	require.True(t, reused, "the second build built again: %+v", op2.Steps)
+	require.True(t, reusedBuild(op2), "the second build built again: %+v", op2.Steps)
 
 	// a program that does not compile fails, saying where
 	broken := uploadBuild(t, path, "?name=broken.tar.gz", tarGzOf(t, map[string]string{

@@ -23,6 +23,7 @@ func TestDockerfile(t *testing.T) {
 		result  detect.Result
 		golden  string // testdata/<golden>.Dockerfile; empty when an error is wanted
 		wantErr string
+		config  func(Config) Config // changes the default config for the case
 	}{
 		{name: "node npm with a start script", golden: "node",
 			result: detect.Result{Path: ".", Language: detect.Node, Version: ">=20", BuildTool: "npm", StartCommand: "npm start", Ports: tcp(3000)}},
@@ -52,6 +53,16 @@ func TestDockerfile(t *testing.T) {
 			result: detect.Result{Path: ".", Language: detect.DotNet, Version: "8.0", BuildTool: "dotnet", StartCommand: "dotnet Web.dll", Ports: tcp(8080)}},
 		{name: "go main package in cmd", golden: "go",
 			result: detect.Result{Path: ".", Language: detect.Go, Version: "1.22", MainPackage: "cmd/server", Ports: tcp(8080)}},
+		{name: "go with a configured build image and the component's build cache", golden: "go-cache",
+			result: detect.Result{Path: ".", Language: detect.Go, Version: "1.22", Ports: tcp(8080)},
+			config: func(c Config) Config {
+				c = c.WithBuildImage(detect.Go, "127.0.0.1:5000/rainflow/base/go:1.26.8")
+				c.CacheScope = "acme/shop/api"
+				return c
+			}},
+		{name: "a cache scope that is not a repository path", wantErr: `cache scope "a b" is not a repository path`,
+			result: detect.Result{Path: ".", Language: detect.Go, Ports: tcp(8080)},
+			config: func(c Config) Config { c.CacheScope = "a b"; return c }},
 		{name: "static site", golden: "static",
 			result: detect.Result{Path: ".", Language: detect.Static, Ports: tcp(8080)}},
 		{name: "user strings stay data: start command, env values and names", golden: "quoting",
@@ -75,7 +86,11 @@ func TestDockerfile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := cfg.Dockerfile(tc.result)
+			c := cfg
+			if tc.config != nil {
+				c = tc.config(cfg)
+			}
+			got, err := c.Dockerfile(tc.result)
 			if tc.wantErr != "" {
 				require.ErrorContains(t, err, tc.wantErr)
 				return
@@ -90,6 +105,16 @@ func TestDockerfile(t *testing.T) {
 			require.Equal(t, string(want), string(got))
 		})
 	}
+}
+
+// TestWithBuildImage: the copy has the new builder image, the config it came from keeps its own.
+func TestWithBuildImage(t *testing.T) {
+	cfg := DefaultConfig("reg:5000")
+	changed := cfg.WithBuildImage(detect.Go, "reg:5000/rainflow/base/go:1.26.8")
+	require.Equal(t, "reg:5000/rainflow/base/go:1.26.8", changed.Images[detect.Go].Build)
+	require.Equal(t, "reg:5000/rainflow/base/busybox:1", changed.Images[detect.Go].Run)
+	require.Equal(t, "reg:5000/rainflow/base/go:{version}", cfg.Images[detect.Go].Build)
+	require.NoError(t, changed.Validate())
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -202,7 +202,12 @@ func golang(w *writer, r detect.Result, s stage) ([]string, error) {
 	w.line("WORKDIR /src")
 	w.line("COPY . .")
 	w.line("ENV CGO_ENABLED=0")
-	w.line("RUN %s", execForm([]string{"go", "build", "-trimpath", "-o", "/out/app", pkg}))
+	mount := ""
+	if s.cacheScope != "" {
+		// the component's Go build cache, kept by buildkitd between its builds
+		mount = "--mount=type=cache,id=" + s.cacheScope + "/go-build,target=/root/.cache/go-build "
+	}
+	w.line("RUN %s%s", mount, execForm([]string{"go", "build", "-trimpath", "-o", "/out/app", pkg}))
 	w.line("FROM %s", s.run)
 	w.line("COPY --from=build /out/app /app")
 	return start(r, []string{"/app"}), nil

@@ -125,6 +125,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err := seedImages(ctx, stack); err != nil {
 		logger.Warn("seed demo image", "err", err)
 	}
+	goBuildImage := seedGoToolchain(ctx, stack, logger)
 
 	info := devstack.Info{
 		APIURL: "http://" + cfg.APIListen, APIToken: token,
@@ -151,6 +152,7 @@ func runDev(ctx context.Context, args []string) error {
 		"RAINFLOW_COLLECTOR_URL=" + info.CollectorURL,
 		"RAINFLOW_REGISTRY=" + stack.RegistryAddr,
 		"RAINFLOW_GO_BASE=" + stack.RegistryAddr + "/" + goBaseImage,
+		"RAINFLOW_GO_BUILD_IMAGE=" + goBuildImage,
 		"RAINFLOW_BUILD_DIR=" + filepath.Join(state, "builds"),
 		"RAINFLOW_BUILDKIT_ADDR=" + stack.BuildKitAddr,
 	}

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"time"
 
 	"github.com/rainflow/rainflow/devstack"
 	"github.com/rainflow/rainflow/devstack/images"
@@ -44,4 +46,48 @@ func seedImages(ctx context.Context, stack *devstack.Stack) error {
 		}
 	}
 	return nil
+}
+
+// seedGoToolchain puts the Go build image of generated Go builds in the local registry: busybox and
+// this machine's Go toolchain (images.GoToolchainImage), tagged with the toolchain's version. An image
+// of that tag already there is kept, so only a stack's first start builds and pushes it, in the
+// background (~20 s: the platform is up before; a generated Go build started meanwhile fails on its
+// FROM image and can be run again). It answers the image's reference, or "" (with a warning) when
+// there is no registry or no Go toolchain.
+func seedGoToolchain(ctx context.Context, stack *devstack.Stack, logger *slog.Logger) string {
+	if stack.RegistryAddr == "" {
+		return ""
+	}
+	tc, err := images.FindGoToolchain(ctx)
+	if err != nil {
+		logger.Warn("no Go build image: generated Go builds need one (--go-build-image)", "err", err)
+		return ""
+	}
+	ref := stack.RegistryAddr + "/" + images.GoToolchainRepo + ":" + tc.Version
+	if ok, err := images.Exists(ctx, ref); err == nil && ok {
+		return ref
+	}
+	logger.Info("seeding the Go build image in the background", "image", ref, "goroot", tc.Root)
+	go func() {
+		begin := time.Now()
+		img, err := images.GoToolchainImage(tc)
+		if err == nil {
+			_, err = images.Push(ctx, img, ref)
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Warn("no Go build image: generated Go builds need one (--go-build-image)", "image", ref, "err", err)
+			}
+			return
+		}
+		var size int64
+		if m, err := img.Manifest(); err == nil {
+			for _, l := range m.Layers {
+				size += l.Size
+			}
+		}
+		logger.Info("seeded the Go build image", "image", ref, "compressed_bytes", size,
+			"took", time.Since(begin).Round(time.Millisecond))
+	}()
+	return ref
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rainflow/rainflow/activities"
 	"github.com/rainflow/rainflow/build/buildkit"
+	"github.com/rainflow/rainflow/build/detect"
 	"github.com/rainflow/rainflow/build/generate"
 	"github.com/rainflow/rainflow/build/gitsource"
 	"github.com/rainflow/rainflow/build/kobuild"
@@ -30,6 +31,9 @@ type buildsConfig struct {
 	Dir       string // work dir of builds and the Go build cache
 	MaxBuilds int
 	BuildKit  string // buildkitd's address; empty: no Dockerfile or generated builds
+	// GoBuildImage is the builder image of generated Go builds (a Go toolchain); empty: the default,
+	// <registry>/rainflow/base/go:{version}
+	GoBuildImage string
 
 	// AllowLocalGit lets builds read file:// git repositories on the worker's disk (tests only).
 	AllowLocalGit bool
@@ -48,6 +52,8 @@ func (c *buildsConfig) define(f *flags) {
 	f.str(&allowLocalGit, "allow-local-git", "RAINFLOW_ALLOW_LOCAL_GIT", "false", "let builds read file:// git repositories on this machine (tests only): true or false")
 	f.after(func() { c.AllowLocalGit = allowLocalGit == "true" })
 	f.str(&c.GitKnownHosts, "git-known-hosts", "RAINFLOW_GIT_KNOWN_HOSTS", "", "known_hosts file checking git's SSH servers (default: ~/.ssh/known_hosts)")
+	f.str(&c.GoBuildImage, "go-build-image", "RAINFLOW_GO_BUILD_IMAGE", "",
+		"builder image of generated Go builds, a Go toolchain (default: <registry>/rainflow/base/go:{version})")
 	f.str(&c.BuildKit, "buildkit-addr", "RAINFLOW_BUILDKIT_ADDR", os.Getenv("BUILDKIT_HOST"),
 		"buildkitd's address (unix://..., tcp://...) for Dockerfile and generated builds; empty: none")
 }
@@ -64,10 +70,23 @@ func (c buildsConfig) validate() error {
 			return err
 		}
 	}
+	if err := c.images().Validate(); err != nil {
+		return fmt.Errorf("base images of generated builds: %w", err)
+	}
 	if c.Dir != "" && !filepath.IsAbs(c.Dir) {
 		return fmt.Errorf("build-dir %q must be absolute", c.Dir)
 	}
 	return nil
+}
+
+// images are the base images of generated builds: the defaults under the registry, with the Go
+// builder image given.
+func (c buildsConfig) images() generate.Config {
+	images := generate.DefaultConfig(c.Registry)
+	if c.GoBuildImage != "" {
+		images = images.WithBuildImage(detect.Go, c.GoBuildImage)
+	}
+	return images
 }
 
 // newBuildsWorker assembles the builds task queue's worker; a build's output goes to the collector
@@ -86,7 +105,7 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 		WorkDir:  filepath.Join(dir, "work"),
 		GoBase:   cfg.Builds.GoBase,
 		Git:      activities.GitConfig{AllowLocal: cfg.Builds.AllowLocalGit, HostKeys: gitHostKeys(cfg.Builds.GitKnownHosts)},
-		BuildKit: activities.BuildKitConfig{Addr: cfg.Builds.BuildKit, Images: generate.DefaultConfig(cfg.Builds.Registry)},
+		BuildKit: activities.BuildKitConfig{Addr: cfg.Builds.BuildKit, Images: cfg.Builds.images()},
 	}
 	if cfg.Builds.GoBase != "" {
 		gob, err := kobuild.New(kobuild.Config{CacheDir: filepath.Join(dir, "gocache"), Logger: logger.With("builder", "ko")})

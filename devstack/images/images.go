@@ -102,6 +102,16 @@ func layer(entries []entry) (v1.Layer, error) {
 // image is an OCI image of one layer with the given entrypoint.
 func image(l v1.Layer, entrypoint []string, env []string) (v1.Image, error) {
 	base := mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	return appendLayer(base, l, func(cfg *v1.ConfigFile) {
+		cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
+		cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
+		cfg.Config.Entrypoint = entrypoint
+		cfg.Config.Env = env
+	})
+}
+
+// appendLayer is base with l on top and its config changed by edit.
+func appendLayer(base v1.Image, l v1.Layer, edit func(*v1.ConfigFile)) (v1.Image, error) {
 	img, err := mutate.AppendLayers(base, l)
 	if err != nil {
 		return nil, fmt.Errorf("append layer: %w", err)
@@ -111,10 +121,7 @@ func image(l v1.Layer, entrypoint []string, env []string) (v1.Image, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg = cfg.DeepCopy()
-	cfg.Architecture, cfg.OS = runtime.GOARCH, "linux"
-	cfg.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
-	cfg.Config.Entrypoint = entrypoint
-	cfg.Config.Env = env
+	edit(cfg)
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("set config: %w", err)
