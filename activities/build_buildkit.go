@@ -2,6 +2,9 @@ package activities
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -22,6 +25,17 @@ type BuildKitConfig struct {
 	Addr string
 	// Images are the builder and runtime base images of generated Dockerfiles, per language.
 	Images generate.Config
+	// CacheKey keys the ids of the build-cache mounts of generated Dockerfiles: an HMAC of the
+	// component's repository, so that no Dockerfile on the same buildkitd can name (read or poison)
+	// another component's cache. Workers sharing a buildkitd share the key to share the caches.
+	CacheKey []byte
+}
+
+// cacheScope is the component's build-cache id: unguessable without the key.
+func (c BuildKitConfig) cacheScope(repo name.Repository) string {
+	m := hmac.New(sha256.New, c.CacheKey)
+	m.Write([]byte(repo.RepositoryStr()))
+	return "rf-" + hex.EncodeToString(m.Sum(nil))[:32]
 }
 
 // buildCacheTag is the tag of a component's BuildKit cache in its repository.
@@ -92,7 +106,7 @@ func (b *Builds) dockerfileOf(in BuildImageInput, dir string, plan buildPlan, re
 		return dfDir, filepath.Base(rel), nil
 	}
 	images := b.BuildKit.Images
-	images.CacheScope = repo.RepositoryStr() // the component's own build caches
+	images.CacheScope = b.BuildKit.cacheScope(repo) // the component's own build caches
 	text, err := images.Dockerfile(plan.detected)
 	if err != nil {
 		return "", "", permanent(ErrTypeInvalidSource, fmt.Errorf("generate a Dockerfile: %w", err))

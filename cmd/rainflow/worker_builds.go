@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -107,6 +108,11 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 		Git:      activities.GitConfig{AllowLocal: cfg.Builds.AllowLocalGit, HostKeys: gitHostKeys(cfg.Builds.GitKnownHosts)},
 		BuildKit: activities.BuildKitConfig{Addr: cfg.Builds.BuildKit, Images: cfg.Builds.images()},
 	}
+	key, err := buildCacheKey(filepath.Join(dir, "cache-key"))
+	if err != nil {
+		return nil, err
+	}
+	builds.BuildKit.CacheKey = key
 	if cfg.Builds.GoBase != "" {
 		gob, err := kobuild.New(kobuild.Config{CacheDir: filepath.Join(dir, "gocache"), Logger: logger.With("builder", "ko")})
 		if err != nil {
@@ -122,6 +128,26 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 	}
 	return workers.NewBuilds(tc, workers.BuildActivities{Builds: builds, Store: &activities.BuildStore{Versions: st}},
 		workers.Options{MaxConcurrentActivities: cfg.Builds.MaxBuilds, StopTimeout: cfg.StopTimeout, Interceptors: intercept}), nil
+}
+
+// buildCacheKey reads the key of the build-cache ids from file, creating it (32 random bytes, owner
+// only) the first time; workers that share a buildkitd share the file to share the caches.
+func buildCacheKey(file string) ([]byte, error) {
+	key, err := os.ReadFile(file)
+	if err == nil && len(key) >= 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read build cache key: %w", err)
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("create build cache key: %w", err)
+	}
+	if err := os.WriteFile(file, key, 0o600); err != nil {
+		return nil, fmt.Errorf("create build cache key: %w", err)
+	}
+	return key, nil
 }
 
 // gitHostKeys checks git's SSH servers against file, or the default known_hosts when it is empty.
