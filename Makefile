@@ -79,7 +79,7 @@ test-integration:
 
 ## fuzz: every fuzz target of FUZZ_PKGS (the request path's decoders, validators and parsers), each for
 ## FUZZTIME; a failing input is kept in the package's testdata/fuzz, and then runs with the unit tests
-FUZZ_PKGS ?= ./api ./store
+FUZZ_PKGS ?= ./api ./store ./gateway ./collector
 FUZZTIME  ?= 10s
 fuzz:
 	@set -eo pipefail; for pkg in $(FUZZ_PKGS); do \
@@ -119,7 +119,7 @@ bench-build: deps tools
 
 ## bench-collector: the disk's limit (write + fsync of the NDJSON), the collector's acknowledged ingest over
 ## HTTP on 127.0.0.1 (lines/s, MiB/s, CPU per line) and live-tail latency with 1,000 websocket readers.
-## BENCH_COLLECTOR_MIB sets the NDJSON written (default 256).
+## BENCH_COLLECTOR_MIB sets the NDJSON written (default 256); BENCH_COLLECTOR_GZIP=1 sends the ingest bodies gzip'd.
 bench-collector:
 	$(GO) test ./collector -run '^$$' -bench '^BenchmarkCollector(Disk|Ingest|Tail)$$' -benchtime=1x -count=1 -timeout 3m
 

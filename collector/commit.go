@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -16,28 +15,56 @@ type batch struct {
 	bytes  int
 	lines  int
 	done   chan error // capacity 1
+	// buffers, when set, is where the groups' records came from and go back to once committed or failed.
+	buffers *recordBuffers
 }
 
-// group is the part of a batch that goes to one stream.
+// group is the part of a batch that goes to one stream: its records, and either the lines they encode
+// or (ingest's own batches, which keep only records) how many there are.
 type group struct {
 	key     StreamKey
 	records []byte
 	lines   []Line
+	count   int // lines in records when lines is nil
+}
+
+// size is how many lines the group has.
+func (g *group) size() int {
+	if g.lines != nil {
+		return len(g.lines)
+	}
+	return g.count
+}
+
+// decoded returns the group's lines, decoding them from its records when it kept none.
+func (g *group) decoded() ([]Line, error) {
+	if g.lines != nil || g.count == 0 {
+		return g.lines, nil
+	}
+	return decodeRecords(g.records, g.count)
 }
 
 // CommitListener is told about every committed group of lines, in commit order, after they are durable
-// and acknowledged. It is the seam of the live tail (a later issue): it runs on the committer goroutine,
-// so it must not block (bounded per-subscriber buffers, non-blocking sends, drops counted).
+// and acknowledged. It is the seam of the live tail: it runs on the committer's sync goroutine, before
+// the next commit's acknowledgement, so it must not block (bounded per-subscriber buffers, non-blocking
+// sends, drops counted).
 type CommitListener func(key StreamKey, lines []Line)
 
 // errClosed answers requests that arrive once the committer has stopped.
 var errClosed = errors.New("collector is shutting down")
 
-// committer is the one goroutine that writes: it takes every batch waiting (at most one cycle per
-// SyncInterval, at most MaxBatchBytes per cycle), appends their records to the streams' active segments
-// with one write per stream, fsyncs each touched file and directory once, and then acknowledges them all.
-// A failed write or fsync rolls every touched stream back to where the cycle started and fails the
-// cycle's batches, so a request is written whole or not at all.
+// committer writes and fsyncs in a pipeline of two goroutines. The writer (run) appends each batch's
+// records to its streams' active segments as the batch arrives, into the open cycle; the syncer fsyncs
+// one cycle at a time (each touched file and directory once), then publishes the streams' new committed
+// ends, acknowledges the cycle's batches and tells the live tails. While cycle N is being fsync'd, cycle
+// N+1 gathers and writes; N+1 goes to the syncer once N is done and at least SyncInterval after N went,
+// and stops taking batches at MaxBatchBytes. Cycles are acknowledged in order.
+//
+// A request is written whole or not at all: a failed write truncates its streams back to where the
+// request started and fails it alone; a failed fsync of cycle N fails N and the open cycle N+1 (written
+// behind it) and truncates every stream they touched back to where N started. A stream that must be
+// reopened or roll to a new segment waits until nothing is in flight (a file is never closed under an
+// fsync, and a sealed segment is durable before it is compressed).
 type committer struct {
 	store        *store
 	interval     time.Duration
@@ -54,6 +81,15 @@ type committer struct {
 	queue   chan *batch
 	stop    chan struct{}
 	stopped chan struct{}
+
+	// The writer's side of the pipeline (run's goroutine only).
+	open     *cycle      // written, not yet handed to the syncer
+	inflight *cycle      // with the syncer
+	toSync   chan *cycle // writer → syncer
+	synced   chan error  // syncer → writer: the result of inflight
+	lastSent time.Time   // when the last cycle went to the syncer
+
+	buffers recordBuffers // ingest's record buffers, recycled
 }
 
 func newCommitter(st *store, cfg Config, listener CommitListener, logger *slog.Logger) *committer {
@@ -64,6 +100,8 @@ func newCommitter(st *store, cfg Config, listener CommitListener, logger *slog.L
 		queue:    make(chan *batch, 1024),
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		toSync:   make(chan *cycle, 1),
+		synced:   make(chan error, 1),
 	}
 }
 
@@ -93,74 +131,54 @@ func (c *committer) submit(ctx context.Context, b *batch) error {
 	}
 }
 
-// run commits until shutdown is called; batches already queued then are committed before it returns.
+// run writes until shutdown is called; batches already queued then are committed before it returns.
 func (c *committer) run() {
 	defer close(c.stopped)
+	go c.syncLoop()
+	defer close(c.toSync)
 	idle := time.NewTicker(max(c.idleClose/4, time.Second))
 	defer idle.Stop()
-	gather := time.NewTimer(0)
-	defer gather.Stop()
-	var last time.Time
+	send := time.NewTimer(0)
+	defer send.Stop()
+	stopping := false
 	for {
-		var first *batch
+		// Hand the open cycle to the syncer once it is free and the interval since the last one is over.
+		var sendC <-chan time.Time
+		if c.open != nil && c.inflight == nil {
+			wait := c.interval - time.Since(c.lastSent)
+			if wait <= 0 || stopping {
+				c.send()
+				continue
+			}
+			send.Reset(wait)
+			sendC = send.C
+		}
+		queue := c.queue
+		if c.open != nil && c.open.bytes >= c.maxBytes {
+			queue = nil // a full cycle takes no more until it is sent
+		}
+		if stopping && c.open == nil && c.inflight == nil && len(c.queue) == 0 {
+			return
+		}
+		stop := c.stop
+		if stopping {
+			stop = nil
+		}
 		select {
-		case first = <-c.queue:
+		case b := <-queue:
+			c.add(b)
+		case <-sendC:
+			c.send()
+		case err := <-c.synced:
+			c.finish(err)
 		case <-idle.C:
-			c.store.closeIdle(time.Now().Add(-c.idleClose))
-			continue
-		case <-c.stop:
-			c.drain()
-			return
-		}
-		batches, size := []*batch{first}, first.bytes
-		// Wait out the rest of the interval since the last cycle, gathering what arrives.
-		if wait := c.interval - time.Since(last); wait > 0 {
-			gather.Reset(wait)
-		gathering:
-			for size < c.maxBytes {
-				select {
-				case b := <-c.queue:
-					batches, size = append(batches, b), size+b.bytes
-				case <-gather.C:
-					break gathering
-				case <-c.stop:
-					break gathering
-				}
+			if c.open == nil && c.inflight == nil {
+				c.store.closeIdle(time.Now().Add(-c.idleClose))
 			}
+		case <-stop:
+			stopping = true
 		}
-		// Take whatever else is already waiting.
-	draining:
-		for size < c.maxBytes {
-			select {
-			case b := <-c.queue:
-				batches, size = append(batches, b), size+b.bytes
-			default:
-				break draining
-			}
-		}
-		last = time.Now()
-		c.commit(batches)
-	}
-}
-
-// drain commits what is queued at shutdown.
-func (c *committer) drain() {
-	for {
-		var batches []*batch
-		size := 0
-	taking:
-		for size < c.maxBytes {
-			select {
-			case b := <-c.queue:
-				batches, size = append(batches, b), size+b.bytes
-			default:
-				break taking
-			}
-		}
-		if len(batches) == 0 {
-			return
-		}
-		c.commit(batches)
+		send.Stop() // no stale tick after Stop (Go 1.23 timers)
 	}
 }
 
@@ -170,164 +188,36 @@ func (c *committer) shutdown() {
 	<-c.stopped
 }
 
-// pending is one stream touched by a cycle.
-type pending struct {
-	s       *stream
-	start   int64 // active segment length before the cycle's write, for rollback; -1 before it
-	records []byte
-	groups  []*group
-}
-
-// commit writes, fsyncs and acknowledges one cycle's batches.
-func (c *committer) commit(batches []*batch) {
-	var order []*pending
-	touched := make(map[StreamKey]*pending)
-	var accepted []*batch
-	for _, b := range batches {
-		streams := make([]*stream, len(b.groups))
-		var err error
-		for i, g := range b.groups {
-			if streams[i], err = c.store.get(g.key, true); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			b.done <- err
-			continue
-		}
-		accepted = append(accepted, b)
-		for i, g := range b.groups {
-			p := touched[g.key]
-			if p == nil {
-				p = &pending{s: streams[i], start: -1}
-				touched[g.key] = p
-				order = append(order, p)
-			}
-			p.groups = append(p.groups, g)
-		}
-	}
-	if len(accepted) == 0 {
-		return
-	}
-
-	err := c.write(order)
-	if err == nil {
-		err = c.sync(order)
-	}
-	if err != nil {
-		c.logger.Error("commit failed, rolling back", "streams", len(order), "requests", len(accepted), "err", err)
-		c.rollback(order)
-		for _, b := range accepted {
-			b.done <- err
-		}
-		return
-	}
-	for _, p := range order {
-		p.s.commit()
-	}
-	for _, b := range accepted {
-		b.done <- nil
-	}
-	c.published(order, accepted)
-}
-
 // published counts a committed cycle and hands its groups to the live tails and the listener, each with
 // the stream position after it.
-func (c *committer) published(order []*pending, accepted []*batch) {
-	lines := 0
-	for _, b := range accepted {
-		lines += b.lines
-	}
+func (c *committer) published(cy *cycle) {
 	if c.metrics != nil {
-		c.metrics.commitRequests.Observe(float64(len(accepted)))
-		c.metrics.commitLines.Observe(float64(lines))
+		c.metrics.commitRequests.Observe(float64(len(cy.batches)))
+		c.metrics.commitLines.Observe(float64(cy.lines))
 	}
-	for _, p := range order {
-		end := position{segment: p.s.index, offset: p.start}
+	for _, p := range cy.order {
+		end := position{segment: p.index, offset: p.start}
 		for _, g := range p.groups {
 			end.offset += int64(len(g.records))
 			if c.metrics != nil {
-				c.metrics.in(g.key.Kind, len(g.lines), len(g.records))
+				c.metrics.in(g.key.Kind, g.size(), len(g.records))
+			}
+			// Lines are decoded again only for a listener or a live tail. A tail that subscribes after
+			// this check reads the group from disk: the stream's committed view already has it.
+			if c.listener == nil && (c.hub == nil || !c.hub.has(g.key)) {
+				continue
+			}
+			lines, err := g.decoded()
+			if err != nil {
+				c.logger.Error("decode committed lines for the live tail", "stream", g.key.String(), "err", err)
+				continue
 			}
 			if c.listener != nil {
-				c.listener(g.key, g.lines)
+				c.listener(g.key, lines)
 			}
 			if c.hub != nil {
-				c.hub.publish(g.key, tailGroup{end: end, lines: g.lines, msg: &sharedMessage{}})
+				c.hub.publish(g.key, tailGroup{end: end, lines: lines, msg: &sharedMessage{}})
 			}
-		}
-	}
-}
-
-// write appends each touched stream's records with one write call.
-func (c *committer) write(order []*pending) error {
-	for _, p := range order {
-		index := p.s.index
-		if err := p.s.prepare(c.segmentBytes); err != nil {
-			return fmt.Errorf("prepare stream %s: %w", p.s.key, err)
-		}
-		if p.s.index != index && c.sealed != nil {
-			c.sealed(p.s.key)
-		}
-		p.start = p.s.size
-		records := p.groups[0].records
-		if len(p.groups) > 1 {
-			n := 0
-			for _, g := range p.groups {
-				n += len(g.records)
-			}
-			records = make([]byte, 0, n)
-			for _, g := range p.groups {
-				records = append(records, g.records...)
-			}
-		}
-		if err := p.s.write(records); err != nil {
-			return fmt.Errorf("append to stream %s: %w", p.s.key, err)
-		}
-	}
-	return nil
-}
-
-// sync fsyncs every touched segment and every directory with new entries, a few at a time.
-func (c *committer) sync(order []*pending) error {
-	var jobs []func() error
-	dirs := make(map[string]bool)
-	for _, p := range order {
-		f := p.s.f
-		jobs = append(jobs, func() error {
-			start := time.Now()
-			err := c.syncFile(f)
-			if c.metrics != nil {
-				c.metrics.fsync.Observe(time.Since(start).Seconds())
-			}
-			return err
-		})
-		for _, d := range p.s.dirSync {
-			if !dirs[d] {
-				dirs[d] = true
-				jobs = append(jobs, func() error { return syncDir(d) })
-			}
-		}
-	}
-	if err := runLimited(jobs, 8); err != nil {
-		return fmt.Errorf("sync: %w", err)
-	}
-	for _, p := range order {
-		p.s.dirSync = nil
-	}
-	return nil
-}
-
-// rollback truncates every touched stream back to where the cycle started. A stream that cannot be
-// rolled back is closed and forgotten, so the next use reopens it from disk.
-func (c *committer) rollback(order []*pending) {
-	for _, p := range order {
-		if p.start < 0 {
-			continue
-		}
-		if err := p.s.rollback(p.start); err != nil {
-			c.logger.Error("roll back stream", "stream", p.s.key.String(), "err", err)
-			c.store.evict(p.s.key)
 		}
 	}
 }

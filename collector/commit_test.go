@@ -1,9 +1,11 @@
 package collector
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,8 +55,9 @@ func TestConcurrentIngest(t *testing.T) {
 	assert.Equal(t, writers*requests*perRequest, total)
 }
 
-// TestGroupCommit shows requests that arrive while a commit is in progress share the next one: one
-// fsync of the stream for all of them.
+// TestGroupCommit shows requests that arrive while a commit's fsync is in progress are written behind
+// it at once (not yet readable, not yet acknowledged) and share the next commit: one fsync of the stream
+// for all of them.
 func TestGroupCommit(t *testing.T) {
 	t.Parallel()
 	hold := make(chan struct{})
@@ -76,8 +79,9 @@ func TestGroupCommit(t *testing.T) {
 	for i := range waiting {
 		wg.Go(func() { tc.ingest(t, event("op-group", fmt.Sprint("waiting ", i))) })
 	}
-	rn := tc.running.Load()
-	require.Eventually(t, func() bool { return len(rn.committer.queue) == waiting }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return recordsWritten(t, tc.cfg.DataDir, eventStream("op-group")) == 1+waiting },
+		5*time.Second, time.Millisecond, "the waiting requests written behind the first")
+	assert.Empty(t, tc.readAll(t, eventStream("op-group")), "nothing readable before its fsync")
 	close(hold)
 	wg.Wait()
 
@@ -141,4 +145,20 @@ func TestIdleStreamsAreClosed(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	tc.ingest(t, event("op-idle", "two"))
 	assert.Equal(t, []string{"one", "two"}, messages(tc.readAll(t, eventStream("op-idle"))))
+}
+
+// recordsWritten counts the whole records in the first segment of key under dir, durable or not.
+func recordsWritten(t *testing.T, dir string, key StreamKey) int {
+	t.Helper()
+	f, err := os.Open(filepath.Join(key.dir(dir), segmentName(1)))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	require.NoError(t, err)
+	defer f.Close()
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	_, n, err := validLength(f, fi.Size())
+	require.NoError(t, err)
+	return n
 }

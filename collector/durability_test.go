@@ -48,6 +48,63 @@ func TestAckWaitsForFsync(t *testing.T) {
 	assert.Equal(t, []string{"one", "two"}, messages(again.readAll(t, eventStream("op-sync"))))
 }
 
+// TestFailedSyncFailsTheCycleBehind holds a commit's fsync while later requests are written behind it,
+// then makes that fsync fail: the request and every one written behind it are answered 500, their
+// streams are truncated back to where the failed commit started (on disk too), nothing of them is
+// readable, and the streams take later lines normally.
+func TestFailedSyncFailsTheCycleBehind(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hold := make(chan struct{})
+	var failing atomic.Bool
+	var syncs atomic.Int64
+	tc := startCollector(t, Config{DataDir: dir}, func(c *Collector) {
+		c.syncFile = func(f *os.File) error {
+			if failing.Load() && syncs.Add(1) == 1 {
+				<-hold
+				return fmt.Errorf("injected: %w", os.ErrInvalid)
+			}
+			return f.Sync()
+		}
+	})
+	tc.ingest(t, event("op-fail", "before"), event("op-behind", "before"))
+	failing.Store(true)
+
+	type answer struct {
+		status int
+		body   string
+	}
+	answers := make(chan answer, 4)
+	post := func(lines ...Line) {
+		status, body := tc.post(t, ndjson(t, lines...), "")
+		answers <- answer{status, string(body)}
+	}
+	go post(event("op-fail", "failed"))
+	require.Eventually(t, func() bool { return syncs.Load() == 1 }, 5*time.Second, time.Millisecond, "first fsync reached")
+	go post(event("op-fail", "behind 1"))
+	go post(event("op-fail", "behind 2"), event("op-behind", "behind 2"))
+	go post(event("op-behind", "behind 3"))
+	require.Eventually(t, func() bool {
+		return recordsWritten(t, dir, eventStream("op-fail")) == 4 && recordsWritten(t, dir, eventStream("op-behind")) == 3
+	}, 5*time.Second, time.Millisecond, "the later requests written behind the held fsync")
+	close(hold)
+	for range 4 {
+		a := <-answers
+		assert.Equal(t, http.StatusInternalServerError, a.status)
+		assert.Contains(t, a.body, "injected")
+	}
+	assert.Equal(t, 1, recordsWritten(t, dir, eventStream("op-fail")), "truncated back on disk")
+	assert.Equal(t, 1, recordsWritten(t, dir, eventStream("op-behind")), "truncated back on disk")
+
+	failing.Store(false)
+	tc.ingest(t, event("op-fail", "after"), event("op-behind", "after"))
+	assert.Equal(t, []string{"before", "after"}, messages(tc.readAll(t, eventStream("op-fail"))))
+	assert.Equal(t, []string{"before", "after"}, messages(tc.readAll(t, eventStream("op-behind"))))
+	tc.stop()
+	again := startCollector(t, Config{DataDir: dir})
+	assert.Equal(t, []string{"before", "after"}, messages(again.readAll(t, eventStream("op-fail"))))
+}
+
 // TestReopenFindsAcknowledgedLines ingests concurrently into several streams, stops, and reads every
 // acknowledged line back from a fresh Collector over the same directory; the new one appends after them.
 func TestReopenFindsAcknowledgedLines(t *testing.T) {

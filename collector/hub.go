@@ -109,6 +109,13 @@ func (h *hub) subscribers() int {
 	return n
 }
 
+// has says whether key has a tail.
+func (h *hub) has(key StreamKey) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.subs[key]) > 0
+}
+
 // publish hands a committed group to every tail of key without waiting for any of them.
 func (h *hub) publish(key StreamKey, g tailGroup) {
 	h.mu.RLock()

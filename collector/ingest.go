@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +44,7 @@ func (c *Collector) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	bodyErr := &errRecorder{r: in}
 	limited := &io.LimitedReader{R: bodyErr, N: int64(c.cfg.MaxBatchBytes) + 1}
-	b, lineNo, err := parseBatch(limited, c.cfg.MaxLineBytes, time.Now())
+	b, lineNo, err := parseLines(limited, c.cfg.MaxLineBytes, time.Now(), false, &rn.committer.buffers)
 	if bodyErr.err != nil { // a line cut short by a failed read is not the line's fault
 		writeBodyError(w, bodyErr.err, "read body")
 		return
@@ -81,12 +80,23 @@ func (c *Collector) handleIngest(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseBatch reads NDJSON lines, validates and normalizes each, and encodes them as records grouped by
-// stream. On a bad line it returns its 1-based number; blank lines are skipped but counted.
+// stream, keeping the decoded lines too. On a bad line it returns its 1-based number; blank lines are
+// skipped but counted.
 func parseBatch(r io.Reader, maxLine int, now time.Time) (*batch, int, error) {
+	return parseLines(r, maxLine, now, true, nil)
+}
+
+// parseLines is parseBatch; with keep false the groups have their records only (lines nil), which is
+// all the committer needs: it decodes them again for whoever reads them live (see group.decoded). With
+// buffers set, the records go into buffers from there, which the committer recycles.
+func parseLines(r io.Reader, maxLine int, now time.Time, keep bool, buffers *recordBuffers) (*batch, int, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, min(maxLine+2, 64<<10)), maxLine+2) // the line, \r and \n
-	b := &batch{}
+	sc.Buffer(make([]byte, 0, min(maxLine+2, 256<<10)), maxLine+2) // the line, \r and \n
+	b := &batch{buffers: buffers}
+	p := lineParser{borrow: !keep}
+	var enc lineEncoder
 	groups := make(map[StreamKey]*group)
+	var last *group // most requests carry one stream, or runs of one
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
@@ -98,25 +108,35 @@ func parseBatch(r io.Reader, maxLine int, now time.Time) (*batch, int, error) {
 			continue
 		}
 		var l Line
-		if err := json.Unmarshal(raw, &l); err != nil {
+		if err := p.parse(raw, &l); err != nil {
 			return nil, lineNo, fmt.Errorf("not a JSON line object: %w", err)
 		}
-		if err := l.normalize(now); err != nil {
+		key := l.Key()
+		g := last
+		if g == nil || g.key != key {
+			if g = groups[key]; g == nil {
+				// A key is validated once a request: every line of a group has the same.
+				if err := key.Validate(); err != nil {
+					return nil, lineNo, err
+				}
+				g = &group{key: key.clone(), records: buffers.get()}
+				groups[g.key] = g // the cloned key: a borrowed one changes under the map
+				b.groups = append(b.groups, g)
+			}
+			last = g
+		}
+		if err := l.normalizeFields(now); err != nil {
 			return nil, lineNo, err
 		}
-		key := l.Key()
-		g := groups[key]
-		if g == nil {
-			g = &group{key: key}
-			groups[key] = g
-			b.groups = append(b.groups, g)
-		}
 		n := len(g.records)
-		g.records = appendLineRecord(g.records, &l)
+		g.records = enc.appendRecord(g.records, &l)
 		if len(g.records)-n-recordHeaderBytes > maxRecordBytes {
 			return nil, lineNo, fmt.Errorf("line is more than %d bytes once encoded", maxRecordBytes)
 		}
-		g.lines = append(g.lines, l)
+		if keep {
+			g.lines = append(g.lines, l)
+		}
+		g.count++
 		b.bytes += len(g.records) - n
 		b.lines++
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -71,6 +72,12 @@ func (l *Line) Key() StreamKey {
 	return k
 }
 
+// clone is k with strings of its own (a key read from a borrowed line points into the input).
+func (k StreamKey) clone() StreamKey {
+	return StreamKey{Kind: Kind(strings.Clone(string(k.Kind))), Tenant: strings.Clone(k.Tenant),
+		App: strings.Clone(k.App), Name: strings.Clone(k.Name)}
+}
+
 // String is "kind/tenant/app/name", the stream's path in URLs.
 func (k StreamKey) String() string {
 	return string(k.Kind) + "/" + k.Tenant + "/" + k.App + "/" + k.Name
@@ -127,6 +134,11 @@ func (l *Line) normalize(now time.Time) error {
 	if err := l.Key().Validate(); err != nil {
 		return err
 	}
+	return l.normalizeFields(now)
+}
+
+// normalizeFields is normalize for a line whose stream key is known to be valid.
+func (l *Line) normalizeFields(now time.Time) error {
 	switch l.Level {
 	case "":
 		l.Level = LevelInfo

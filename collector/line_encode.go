@@ -12,8 +12,23 @@ import (
 // payload), field for field and byte for byte, without reflection: it is on the ingest path of every
 // line. line_encode_test.go holds it to encoding/json's output.
 func appendLine(dst []byte, l *Line) []byte {
+	var e lineEncoder
+	return e.appendLine(dst, l)
+}
+
+// lineEncoder is appendLine that formats a time once for a run of lines of the same time (the lines of
+// a request without times all get the time of ingest).
+type lineEncoder struct {
+	t    time.Time
+	text []byte // t in RFC 3339 with nanoseconds; nil before the first line
+}
+
+func (e *lineEncoder) appendLine(dst []byte, l *Line) []byte {
 	dst = append(dst, `{"time":"`...)
-	dst = l.Time.AppendFormat(dst, time.RFC3339Nano)
+	if e.text == nil || l.Time != e.t { // == on purpose: the same instant in another location formats differently
+		e.t, e.text = l.Time, l.Time.AppendFormat(e.text[:0], time.RFC3339Nano)
+	}
+	dst = append(dst, e.text...)
 	dst = append(dst, `","tenant":`...)
 	dst = appendJSONString(dst, l.Tenant)
 	dst = append(dst, `,"app":`...)
@@ -99,11 +114,15 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// appendLineRecord appends the record of l (see appendRecord), encoding l in place.
-func appendLineRecord(buf []byte, l *Line) []byte {
+// appendRecord appends the record of l (the layout of the function appendRecord), encoding l in place.
+func (e *lineEncoder) appendRecord(buf []byte, l *Line) []byte {
+	if need := recordHeaderBytes + 512 + 2*len(l.Message); cap(buf)-len(buf) < need {
+		// Double: append's own growth of a large slice (1.25x) copies a request's records several times.
+		buf = append(make([]byte, 0, max(2*cap(buf), len(buf)+need, 4<<10)), buf...)
+	}
 	start := len(buf)
 	buf = append(buf, make([]byte, recordHeaderBytes)...)
-	buf = appendLine(buf, l)
+	buf = e.appendLine(buf, l)
 	payload := buf[start+recordHeaderBytes:]
 	binary.LittleEndian.PutUint32(buf[start:], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(payload, castagnoli))

@@ -174,17 +174,6 @@ func (s *stream) write(records []byte) error {
 	return nil
 }
 
-// commit publishes the written bytes to readers, once they are fsync'd.
-func (s *stream) commit() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if last := &s.segs[len(s.segs)-1]; last.index == s.index {
-		last.size = s.size
-		return
-	}
-	s.segs = append(s.segs, segmentView{index: s.index, size: s.size})
-}
-
 // rollback drops what was written since the active segment had length size.
 func (s *stream) rollback(size int64) error {
 	if s.f == nil || s.size == size {
