@@ -104,6 +104,12 @@ type ApplyResult struct {
 	Generation int64  `json:"generation"`           // the workload's generation after the apply
 	// Pruned are the objects of an earlier release this one no longer has, deleted, as Kind/name.
 	Pruned []string `json:"pruned,omitempty"`
+	// Rollout is the workload's state as the apply answered it, and Complete whether that shows the
+	// rollout done already: the apply changed nothing the workload runs (its controller observed this
+	// generation) and every replica is updated, ready and available. A deploy then has nothing to wait
+	// for.
+	Rollout  *RolloutProgress `json:"rollout,omitempty"`
+	Complete bool             `json:"complete,omitempty"`
 }
 
 // Apply renders the release and applies its objects with server-side apply, in order: Secret of the
@@ -154,9 +160,12 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 	if objs.Service != nil {
 		out.Service = *objs.Service.Name
 	}
-	if out.Generation, err = k.applyWorkload(ctx, objs, in.Spec.Autoscaling != nil); err != nil {
+	w, err := k.applyWorkload(ctx, objs, in.Spec.Autoscaling != nil)
+	if err != nil {
 		return ApplyResult{}, err
 	}
+	out.Generation, out.Complete = w.Generation, w.completeAtApply()
+	out.Rollout = &RolloutProgress{Desired: w.Replicas, Updated: w.Updated, Ready: w.Ready, Available: w.Available, Total: w.Total}
 	if hpa := objs.Autoscaler; hpa != nil {
 		if _, err := k.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, hpa, applyOptions()); err != nil {
 			return ApplyResult{}, classify(fmt.Errorf("apply horizontalpodautoscaler %s/%s: %w", ns, *hpa.Name, err))
@@ -171,53 +180,53 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 	return out, nil
 }
 
-// applyWorkload applies the Deployment or the StatefulSet and answers its generation. Before an
+// applyWorkload applies the Deployment or the StatefulSet and answers it as the apply left it. Before an
 // autoscaled workload leaves spec.replicas out, the replicas are handed over (see handOverReplicas).
-func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscaled bool) (int64, error) {
+func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscaled bool) (*workloadState, error) {
 	if d := objs.Deployment; d != nil {
 		ns, name := *d.Namespace, *d.Name
 		client := k.Client.AppsV1().Deployments(ns)
 		if autoscaled {
 			cur, err := client.Get(ctx, name, metav1.GetOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
-				return 0, classify(fmt.Errorf("get deployment %s/%s: %w", ns, name, err))
+				return nil, classify(fmt.Errorf("get deployment %s/%s: %w", ns, name, err))
 			}
 			if err == nil && cur.Spec.Replicas != nil && ownsReplicas(cur.ManagedFields) {
 				hand := appsv1ac.Deployment(name, ns).WithSpec(appsv1ac.DeploymentSpec().WithReplicas(*cur.Spec.Replicas))
 				if _, err := client.Apply(ctx, hand, metav1.ApplyOptions{FieldManager: fieldManagerHandover, Force: true}); err != nil {
-					return 0, classify(fmt.Errorf("hand the replicas of deployment %s/%s over to its autoscaler: %w", ns, name, err))
+					return nil, classify(fmt.Errorf("hand the replicas of deployment %s/%s over to its autoscaler: %w", ns, name, err))
 				}
 			}
 		}
 		dep, err := client.Apply(ctx, d, applyOptions())
 		if err != nil {
-			return 0, classify(fmt.Errorf("apply deployment %s/%s: %w", ns, name, err))
+			return nil, classify(fmt.Errorf("apply deployment %s/%s: %w", ns, name, err))
 		}
-		return dep.Generation, nil
+		return fromDeployment(dep), nil
 	}
 	s := objs.StatefulSet
 	ns, name := *s.Namespace, *s.Name
 	client := k.Client.AppsV1().StatefulSets(ns)
 	cur, err := client.Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
-		return 0, classify(fmt.Errorf("get statefulset %s/%s: %w", ns, name, err))
+		return nil, classify(fmt.Errorf("get statefulset %s/%s: %w", ns, name, err))
 	}
 	if err == nil {
 		if err := sameClaims(cur, s); err != nil {
-			return 0, permanent(ErrTypeInvalidSpec, fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
+			return nil, permanent(ErrTypeInvalidSpec, fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
 		}
 		if autoscaled && cur.Spec.Replicas != nil && ownsReplicas(cur.ManagedFields) {
 			hand := appsv1ac.StatefulSet(name, ns).WithSpec(appsv1ac.StatefulSetSpec().WithReplicas(*cur.Spec.Replicas))
 			if _, err := client.Apply(ctx, hand, metav1.ApplyOptions{FieldManager: fieldManagerHandover, Force: true}); err != nil {
-				return 0, classify(fmt.Errorf("hand the replicas of statefulset %s/%s over to its autoscaler: %w", ns, name, err))
+				return nil, classify(fmt.Errorf("hand the replicas of statefulset %s/%s over to its autoscaler: %w", ns, name, err))
 			}
 		}
 	}
 	sts, err := client.Apply(ctx, s, applyOptions())
 	if err != nil {
-		return 0, classify(fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
+		return nil, classify(fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
 	}
-	return sts.Generation, nil
+	return fromStatefulSet(sts), nil
 }
 
 // fieldManagerHandover co-owns spec.replicas when a workload gets an autoscaler. Server-side apply

@@ -72,7 +72,8 @@ func TestApplyStateful(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ApplyResult{Namespace: "acme", Kind: "StatefulSet", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web", Generation: got.Generation}
+	want := ApplyResult{Namespace: "acme", Kind: "StatefulSet", Workload: "shop-web", Deployment: "shop-web", Service: "shop-web", Generation: got.Generation,
+		Rollout: &RolloutProgress{Desired: 3}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("result %+v, want %+v", got, want)
 	}

@@ -81,6 +81,13 @@ func (w *workloadState) complete(generation int64) bool {
 	return w.Available == w.Replicas
 }
 
+// completeAtApply tells whether the workload, as an apply answered it, needs no rollout: its
+// controller observed its generation (so the apply changed nothing it runs), and every replica is
+// updated, ready and available with no old pod left. A workload being deleted never is.
+func (w *workloadState) completeAtApply() bool {
+	return !w.Terminating && w.Observed == w.Generation && w.Ready == w.Replicas && w.complete(w.Generation)
+}
+
 // getWorkload reads the workload named name: of the kind when one is given, else the Deployment or
 // the StatefulSet of that name (a component that changed kind may briefly have both: a live Deployment,
 // else the one not being deleted, then the newest, wins). It answers nil when there is none.

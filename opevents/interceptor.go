@@ -25,7 +25,8 @@ type Progress interface {
 
 // Interceptor is the worker interceptor that emits an event line when an activity of an operation's
 // workflow starts, reports progress (a heartbeat whose message changed), succeeds or fails.
-// Activities of other workflows (a component's queue, a tenant's operations) emit nothing.
+// Activities of other workflows (a component's queue, a tenant's operations) emit nothing. Local
+// activities (a deploy's short steps) go through the same inbound interceptor and emit the same.
 type Interceptor struct {
 	interceptor.WorkerInterceptorBase
 	emit func(Line)

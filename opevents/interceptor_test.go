@@ -48,6 +48,25 @@ func testOperation(ctx workflow.Context) error {
 	return workflow.ExecuteActivity(ctx, FlakyThing).Get(ctx, nil)
 }
 
+// localOperation runs the same steps as local activities (as a deploy runs its short steps): they go
+// through the same inbound interceptor, so they emit the same events.
+func localOperation(ctx workflow.Context) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Millisecond, MaximumAttempts: 5},
+	})
+	if err := workflow.ExecuteLocalActivity(ctx, WaitThing).Get(ctx, nil); err != nil {
+		return err
+	}
+	return workflow.ExecuteLocalActivity(ctx, FlakyThing).Get(ctx, nil)
+}
+
+// operations are the test workflows, whose events must be the same.
+var operations = []struct {
+	name string
+	run  func(workflow.Context) error
+}{{"activities", testOperation}, {"local activities", localOperation}}
+
 // recorder collects the emitted lines.
 type recorder struct {
 	mu    sync.Mutex
@@ -60,17 +79,17 @@ func (r *recorder) emit(l Line) {
 	r.mu.Unlock()
 }
 
-func runOperation(t *testing.T, workflowID string) []Line {
+func runOperation(t *testing.T, operation func(workflow.Context) error, workflowID string) []Line {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	rec := &recorder{}
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{&Interceptor{emit: rec.emit}}})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflowID})
-	env.RegisterWorkflow(testOperation)
+	env.RegisterWorkflow(operation)
 	env.RegisterActivity(WaitThing)
 	env.RegisterActivity(FlakyThing)
-	env.ExecuteWorkflow(testOperation)
+	env.ExecuteWorkflow(operation)
 	if !env.IsWorkflowCompleted() || env.GetWorkflowError() == nil {
 		t.Fatalf("the operation should end failed; completed %v, err %v", env.IsWorkflowCompleted(), env.GetWorkflowError())
 	}
@@ -79,7 +98,16 @@ func runOperation(t *testing.T, workflowID string) []Line {
 
 func TestInterceptorEmitsEachStepsEvents(t *testing.T) {
 	t.Parallel()
-	lines := runOperation(t, "deploy/acme/shop/web/op-1")
+	for _, op := range operations {
+		t.Run(op.name, func(t *testing.T) {
+			t.Parallel()
+			requireStepsEvents(t, runOperation(t, op.run, "deploy/acme/shop/web/op-1"))
+		})
+	}
+}
+
+func requireStepsEvents(t *testing.T, lines []Line) {
+	t.Helper()
 	want := []struct{ level, msg string }{
 		{collector.LevelInfo, "wait thing: started"},
 		{collector.LevelInfo, "wait thing: *"},
@@ -117,8 +145,13 @@ func TestInterceptorEmitsEachStepsEvents(t *testing.T) {
 
 func TestInterceptorIgnoresOtherWorkflows(t *testing.T) {
 	t.Parallel()
-	if lines := runOperation(t, "rainflow/acme/shop/web"); len(lines) != 0 {
-		t.Fatalf("a queue's activities emitted %d events", len(lines))
+	for _, op := range operations {
+		t.Run(op.name, func(t *testing.T) {
+			t.Parallel()
+			if lines := runOperation(t, op.run, "rainflow/acme/shop/web"); len(lines) != 0 {
+				t.Fatalf("a queue's activities emitted %d events", len(lines))
+			}
+		})
 	}
 }
 

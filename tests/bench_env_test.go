@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +33,7 @@ import (
 	"github.com/rainflow/rainflow/store"
 	temporalconfig "github.com/rainflow/rainflow/temporal-config"
 	"github.com/rainflow/rainflow/workers"
+	"github.com/rainflow/rainflow/workflows"
 )
 
 // The benchmarks' Temporal namespace, and the names of the bare workflow they compare the deploy with.
@@ -85,7 +88,7 @@ func newBenchEnv(b *testing.B, ctx context.Context, info devstack.Info) *benchEn
 		Kube:     &activities.Kube{Client: kube},
 		Registry: &activities.Registry{},
 		Store:    &activities.Store{Releases: st},
-	}, workers.Options{})
+	}, workers.Options{PreferredVersion: beforeLocalSteps})
 	w.RegisterWorkflowWithOptions(bareThreeActivities, workflow.RegisterOptions{Name: bareWorkflowName})
 	w.RegisterActivityWithOptions(bareActivity, activity.RegisterOptions{Name: bareActivityName})
 	require.NoError(b, w.Start())
@@ -155,7 +158,26 @@ func (e *benchEnv) components(b *testing.B, ctx context.Context, prefix string, 
 // deploy runs one Deploy of c to spec, as the API starts it, and waits for its result. It answers the
 // workflow id.
 func (e *benchEnv) deploy(ctx context.Context, c benchComponent, spec contract.ComponentSpec) (string, error) {
-	opID := fmt.Sprintf("op-%s-%d", c.ref.Tenant, e.seq.Add(1))
+	return e.deployAs(ctx, c, spec, "op")
+}
+
+// beforeMarker, in a deploy's operation id, makes the bench worker run it with the steps before
+// workflows.ChangeLocalSteps: regular activities only, and a rollout wait even when there is nothing
+// to roll out.
+const beforeMarker = "before"
+
+// beforeLocalSteps is the bench worker's PreferredVersion: workflows.ChangeLocalSteps is off for the
+// deploys whose operation id starts with beforeMarker, on for every other.
+func beforeLocalSteps(in worker.PreferredVersionProviderInput) *worker.VersionPreference {
+	if in.ChangeID == workflows.ChangeLocalSteps && strings.Contains(in.WorkflowInfo.WorkflowExecution.ID, "/"+beforeMarker+"-") {
+		return &worker.VersionPreference{Version: workflow.DefaultVersion}
+	}
+	return nil
+}
+
+// deployAs is deploy with an operation id that starts with prefix.
+func (e *benchEnv) deployAs(ctx context.Context, c benchComponent, spec contract.ComponentSpec, prefix string) (string, error) {
+	opID := fmt.Sprintf("%s-%s-%d", prefix, c.ref.Tenant, e.seq.Add(1))
 	in := contract.DeployInput{OperationID: opID, Ref: c.ref, ComponentID: c.id, Spec: spec, RequestedBy: "bench"}
 	id := "bench/" + c.ref.Tenant + "/" + c.ref.Component + "/" + opID
 	run, err := e.tc.ExecuteWorkflow(ctx, benchStartOptions(id, c.ref, contract.OperationDeploy), contract.WorkflowDeploy, in)

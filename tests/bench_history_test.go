@@ -3,13 +3,17 @@ package tests
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // phases is where a sample of workflows spent their time, read from their histories. A workflow runs
@@ -120,4 +124,33 @@ func (p phases) report(b *testing.B) {
 			float64(a.count)/n, ms(a.exec)/n, ms(a.queue)/n))
 	}
 	b.Log(strings.Join(lines, "\n"))
+}
+
+// recordHistoriesEnv names a folder where BenchmarkOrchestration writes the histories of a deploy that
+// rolled out and of a no-op deploy, in the JSON the replay tests read (workflows/testdata), when set.
+const recordHistoriesEnv = "RAINFLOW_RECORD_HISTORIES"
+
+// saveHistory writes the history of workflow id to dir/name.json, when dir is not empty (like
+// recordHistory of the tests, for a benchmark).
+func saveHistory(ctx context.Context, tc client.Client, dir, id, name string) error {
+	if dir == "" {
+		return nil
+	}
+	var h historypb.History
+	iter := tc.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return fmt.Errorf("read history of %s: %w", id, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	text, err := protojson.Marshal(&h)
+	if err != nil {
+		return fmt.Errorf("encode history of %s: %w", id, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), text, 0o644); err != nil {
+		return fmt.Errorf("write history of %s: %w", id, err)
+	}
+	return nil
 }

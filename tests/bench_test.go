@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -22,10 +23,13 @@ const orchestrationInFlight = 16
 // bare workflow of three trivial activities, both orchestrationInFlight at a time:
 //
 //   - bare-3-activities: the baseline, what any three-step workflow costs on this dev server.
+//   - deploy-noop-before-local-steps: the same no-op deploy with workflows.ChangeLocalSteps off (the
+//     worker's PreferredVersion): every step a regular activity, the rollout read by WaitRollout.
 //   - deploy-noop: contract.WorkflowDeploy of a component whose spec already runs and is ready: every
 //     step runs for real (resolve the image in the registry, apply the namespace, read the current
-//     release, server-side apply the Service and Deployment, read the rollout, record the release), but
-//     nothing rolls out.
+//     release, server-side apply the Service and Deployment, record the release) as local activities,
+//     but nothing rolls out: the apply shows the Deployment complete, so there is no rollout to wait for.
+//     x-before is its ops/s over the one before.
 //
 // Each reports ops/s (workflows completed per second) and latency-ms (mean start-to-result as the
 // client sees it); deploy-noop also reports x-bare, its time per operation over the bare workflow's
@@ -49,17 +53,27 @@ func BenchmarkOrchestration(b *testing.B) {
 	comps := env.components(b, ctx, "bench", orchestrationInFlight, spec)
 
 	// the first deploys roll the components out; every deploy after them is a no-op
-	_, err := runInFlight(ctx, len(comps), len(comps), func(ctx context.Context, _, i int) (string, error) {
+	first, err := runInFlight(ctx, len(comps), len(comps), func(ctx context.Context, _, i int) (string, error) {
 		return env.deploy(ctx, comps[i], spec)
 	})
 	require.NoError(b, err)
+	historyDir := os.Getenv(recordHistoriesEnv)
+	require.NoError(b, saveHistory(ctx, env.tc, historyDir, first.ids[0], "deploy-local-rollout"))
 	generations := env.generations(b, ctx, comps)
 
-	var bareOpsPerSec float64
+	var bareOpsPerSec, beforeOpsPerSec float64
 	b.Run("bare-3-activities", func(b *testing.B) {
 		bareOpsPerSec = measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
 			return env.bare(ctx, comps[slot].ref)
 		})
+	})
+	b.Run("deploy-noop-before-local-steps", func(b *testing.B) {
+		beforeOpsPerSec = measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
+			return env.deployAs(ctx, comps[slot], spec, beforeMarker)
+		})
+		if bareOpsPerSec > 0 {
+			b.ReportMetric(bareOpsPerSec/beforeOpsPerSec, "x-bare")
+		}
 	})
 	b.Run("deploy-noop", func(b *testing.B) {
 		ops := measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
@@ -68,7 +82,13 @@ func BenchmarkOrchestration(b *testing.B) {
 		if bareOpsPerSec > 0 {
 			b.ReportMetric(bareOpsPerSec/ops, "x-bare")
 		}
+		if beforeOpsPerSec > 0 {
+			b.ReportMetric(ops/beforeOpsPerSec, "x-before")
+		}
 	})
+	noop, err := env.deploy(ctx, comps[0], spec)
+	require.NoError(b, err)
+	require.NoError(b, saveHistory(ctx, env.tc, historyDir, noop, "deploy-local-noop"))
 
 	// no-ops indeed: no Deployment rolled out again
 	require.Equal(b, generations, env.generations(b, ctx, comps))

@@ -34,6 +34,10 @@ type Options struct {
 	StopTimeout time.Duration
 	// Interceptors wrap the worker's workflows and activities (opevents' writes operation events).
 	Interceptors []interceptor.WorkerInterceptor
+	// PreferredVersion chooses the version a new run records for a workflow.GetVersion change (nil, or
+	// a nil answer: the newest). It keeps a change off while it rolls out, and lets a benchmark run the
+	// steps before and after a change side by side (workflows.ChangeLocalSteps).
+	PreferredVersion worker.PreferredVersionProvider
 }
 
 // taskPollers is how many long polls a worker keeps open per task type.
@@ -53,6 +57,7 @@ func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker
 		MaxConcurrentWorkflowTaskPollers: taskPollers,
 		MaxConcurrentActivityTaskPollers: taskPollers,
 		Interceptors:                     opts.Interceptors,
+		PreferredVersionProvider:         opts.PreferredVersion,
 	})
 	workflows.Register(w)
 	w.RegisterActivity(acts.Kube)

@@ -17,11 +17,22 @@ const (
 	StepRollBack        = "roll back"
 )
 
+// ChangeLocalSteps is the change id of the deploy's local steps (changeLocalSteps below), exported for
+// a worker's PreferredVersion: with workflow.DefaultVersion, new runs take the steps before it.
+const ChangeLocalSteps = "deploy-local-steps"
+
 // Change ids for workflow.GetVersion, so that runs started by an older worker replay on this code.
 const (
 	// changeCompensation added reading the current release before the apply, the rollout deadline, and
 	// going back to the current release when an upgrade fails.
 	changeCompensation = "deploy-compensation"
+	// changeLocalSteps runs the short steps (resolve image, ensure namespace, read current release,
+	// apply, record release, and the apply of a roll back) as local activities, and skips the rollout
+	// wait when the apply shows the workload complete already (a no-op deploy). Waiting for a rollout
+	// stays a regular, heartbeating activity. It is asked first: a run that has it has every change
+	// before it too, so that it records one version marker (and one search attribute upsert) instead
+	// of three.
+	changeLocalSteps = ChangeLocalSteps
 )
 
 // Deploy rolls a component out to its spec (first deploy and upgrade): resolve the image to a digest,
@@ -39,13 +50,24 @@ func Rollback(ctx workflow.Context, in contract.RollbackInput) (contract.DeployR
 }
 
 func deploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput) (contract.DeployResult, error) {
+	if workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, 1) >= 1 {
+		return runDeploy(ctx, kind, in, deployChanges{compensate: true, routes: true, local: true})
+	}
 	version := workflow.GetVersion(ctx, changeCompensation, workflow.DefaultVersion, 1)
-	return runDeploy(ctx, kind, in, version >= 1)
+	return runDeploy(ctx, kind, in, deployChanges{compensate: version >= 1})
 }
 
-// runDeploy is the deploy's list of steps; compensate is whether this run reads the current release
-// and goes back to it on failure (runs started before changeCompensation do not).
-func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput, compensate bool) (contract.DeployResult, error) {
+// deployChanges are the changes of the deploy's steps a run has (see the change ids above).
+type deployChanges struct {
+	compensate bool // changeCompensation
+	routes     bool // changeRoutes; asked when the run has compensate but not local
+	local      bool // changeLocalSteps
+}
+
+// runDeploy is the deploy's list of steps; with compensate, the run reads the current release and
+// goes back to it on failure (runs started before changeCompensation do not).
+func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput, changes deployChanges) (contract.DeployResult, error) {
+	compensate := changes.compensate
 	steps := []string{StepResolveImage, StepEnsureNamespace, StepApply, StepWaitRollout, StepRecordRelease}
 	if compensate {
 		steps = []string{StepResolveImage, StepEnsureNamespace, StepCurrentRelease, StepApply, StepWaitRollout, StepRecordRelease}
@@ -54,8 +76,8 @@ func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.De
 	if err != nil {
 		return contract.DeployResult{}, err
 	}
-	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate}
-	if compensate {
+	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate, routes: changes.routes, local: changes.local}
+	if compensate && !changes.local {
 		d.routes = workflow.GetVersion(ctx, changeRoutes, workflow.DefaultVersion, 1) >= 1
 	}
 	workflow.GetLogger(ctx).Info("deploy started", "kind", kind, "tenant", in.Ref.Tenant, "app", in.Ref.App,

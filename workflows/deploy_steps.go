@@ -31,15 +31,23 @@ type deployRun struct {
 	compensate bool // the run goes back to the previous release on failure (changeCompensation)
 	// routes: the run applies its routes (changeRoutes, routes.go); routesTouched once it tried to.
 	routes, routesTouched bool
+	// local: the short steps run as local activities and a complete apply skips the rollout wait
+	// (changeLocalSteps).
+	local bool
 }
 
-func (d *deployRun) short() workflow.Context { return workflow.WithActivityOptions(d.ctx, shortCall) }
+// call runs one short step on ctx: a local activity since changeLocalSteps, a regular one before.
+func (d *deployRun) call(ctx workflow.Context, fn, in, out any) error {
+	if d.local {
+		return workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, shortLocal), fn, in).Get(ctx, out)
+	}
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortCall), fn, in).Get(ctx, out)
+}
 
 func (d *deployRun) resolveImage() (string, error) {
 	var image activities.ResolveImageResult
 	err := d.pr.run(StepResolveImage, func() error {
-		return workflow.ExecuteActivity(d.short(), registryActs.ResolveImage,
-			activities.ResolveImageInput{Image: d.in.Spec.Image}).Get(d.ctx, &image)
+		return d.call(d.ctx, registryActs.ResolveImage, activities.ResolveImageInput{Image: d.in.Spec.Image}, &image)
 	})
 	d.pr.detail(StepResolveImage, image.Ref)
 	return image.Ref, err
@@ -47,8 +55,7 @@ func (d *deployRun) resolveImage() (string, error) {
 
 func (d *deployRun) ensureNamespace() error {
 	return d.pr.run(StepEnsureNamespace, func() error {
-		return workflow.ExecuteActivity(d.short(), kubeActs.EnsureNamespace,
-			activities.EnsureNamespaceInput{Tenant: d.in.Ref.Tenant}).Get(d.ctx, nil)
+		return d.call(d.ctx, kubeActs.EnsureNamespace, activities.EnsureNamespaceInput{Tenant: d.in.Ref.Tenant}, nil)
 	})
 }
 
@@ -59,8 +66,7 @@ func (d *deployRun) currentRelease() (activities.LatestReleaseResult, error) {
 		return prev, nil
 	}
 	err := d.pr.run(StepCurrentRelease, func() error {
-		return workflow.ExecuteActivity(d.short(), storeActs.LatestRelease,
-			activities.LatestReleaseInput{ComponentID: d.in.ComponentID}).Get(d.ctx, &prev)
+		return d.call(d.ctx, storeActs.LatestRelease, activities.LatestReleaseInput{ComponentID: d.in.ComponentID}, &prev)
 	})
 	if prev.Found {
 		d.pr.detail(StepCurrentRelease, "release "+prev.ReleaseID+" runs "+prev.Image)
@@ -73,10 +79,10 @@ func (d *deployRun) currentRelease() (activities.LatestReleaseResult, error) {
 func (d *deployRun) apply(releaseID, image string, spec contract.ComponentSpec) (activities.ApplyResult, error) {
 	var applied activities.ApplyResult
 	err := d.pr.run(StepApply, func() error {
-		return workflow.ExecuteActivity(d.short(), kubeActs.Apply, activities.ApplyInput{
+		return d.call(d.ctx, kubeActs.Apply, activities.ApplyInput{
 			Ref: d.in.Ref, ReleaseID: releaseID, Image: image, Spec: spec, Dependencies: d.in.Dependencies,
 			ComponentID: d.in.ComponentID, SecretEnvVersion: d.in.SecretEnvVersion,
-		}).Get(d.ctx, &applied)
+		}, &applied)
 	})
 	d.pr.detail(StepApply, "deployment "+applied.Namespace+"/"+applied.Deployment)
 	return applied, err
@@ -87,14 +93,28 @@ func (d *deployRun) waitRollout(applied activities.ApplyResult) error {
 	err := d.pr.run(StepWaitRollout, func() error {
 		return d.wait(d.ctx, applied, &rollout)
 	})
-	if err == nil {
+	switch {
+	case err == nil && d.completeAtApply(applied):
+		d.pr.detail(StepWaitRollout, fmt.Sprintf("nothing to roll out: %d/%d replicas available at the apply",
+			rollout.Available, rollout.Desired))
+	case err == nil:
 		d.pr.detail(StepWaitRollout, fmt.Sprintf("%d/%d replicas available, %d ready endpoints",
 			rollout.Available, rollout.Desired, rollout.ReadyEndpoints))
 	}
 	return err
 }
 
+// completeAtApply tells whether the apply found the workload complete at its generation already (a
+// no-op deploy), so that there is no rollout to wait for (changeLocalSteps).
+func (d *deployRun) completeAtApply(applied activities.ApplyResult) bool {
+	return d.local && applied.Complete && applied.Rollout != nil
+}
+
 func (d *deployRun) wait(ctx workflow.Context, applied activities.ApplyResult, out *activities.WaitRolloutResult) error {
+	if d.completeAtApply(applied) {
+		out.RolloutProgress = *applied.Rollout
+		return nil
+	}
 	in := activities.WaitRolloutInput{
 		Namespace: applied.Namespace, Deployment: applied.Deployment, Service: applied.Service, Generation: applied.Generation,
 	}
@@ -110,10 +130,10 @@ func (d *deployRun) wait(ctx workflow.Context, applied activities.ApplyResult, o
 
 func (d *deployRun) recordRelease(image string) error {
 	return d.pr.run(StepRecordRelease, func() error {
-		return workflow.ExecuteActivity(d.short(), storeActs.RecordRelease, activities.RecordReleaseInput{
+		return d.call(d.ctx, storeActs.RecordRelease, activities.RecordReleaseInput{
 			ReleaseID: d.in.OperationID, ComponentID: d.in.ComponentID, OperationID: d.in.OperationID,
 			Image: image, Spec: d.in.Spec, SecretEnvVersion: d.in.SecretEnvVersion, Routes: d.in.Routes,
-		}).Get(d.ctx, nil)
+		}, nil)
 	})
 }
 
@@ -125,13 +145,13 @@ func (d *deployRun) rollBack(prev activities.LatestReleaseResult, cause error) e
 		return cause
 	}
 	ctx, _ := workflow.NewDisconnectedContext(d.ctx)
-	back := &deployRun{ctx: ctx, in: d.in, pr: d.pr, compensate: true}
+	back := &deployRun{ctx: ctx, in: d.in, pr: d.pr, compensate: true, local: d.local}
 	err := d.pr.run(StepRollBack, func() error {
 		var applied activities.ApplyResult
-		err := workflow.ExecuteActivity(back.short(), kubeActs.Apply, activities.ApplyInput{
+		err := back.call(ctx, kubeActs.Apply, activities.ApplyInput{
 			Ref: d.in.Ref, ReleaseID: prev.ReleaseID, Image: prev.Image, Spec: prev.Spec, Dependencies: d.in.Dependencies,
 			ComponentID: d.in.ComponentID, SecretEnvVersion: prev.SecretEnvVersion,
-		}).Get(ctx, &applied)
+		}, &applied)
 		if err != nil {
 			return err
 		}

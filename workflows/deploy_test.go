@@ -246,15 +246,21 @@ func TestRollback(t *testing.T) {
 
 func requireSteps(t *testing.T, env *testsuite.TestWorkflowEnvironment, want map[string]string) {
 	t.Helper()
-	q, err := env.QueryWorkflow(contract.QueryProgress)
-	require.NoError(t, err)
-	var p contract.OperationProgress
-	require.NoError(t, q.Get(&p))
 	got := map[string]string{}
-	for _, s := range p.Steps {
+	for _, s := range queryProgress(t, env).Steps {
 		got[s.Name] = s.State
 	}
 	for name, state := range want {
 		require.Equal(t, state, got[name], "step %q (all: %v)", name, got)
 	}
+}
+
+// queryProgress answers the workflow's progress query.
+func queryProgress(t *testing.T, env *testsuite.TestWorkflowEnvironment) contract.OperationProgress {
+	t.Helper()
+	q, err := env.QueryWorkflow(contract.QueryProgress)
+	require.NoError(t, err)
+	var p contract.OperationProgress
+	require.NoError(t, q.Get(&p))
+	return p
 }

@@ -32,17 +32,38 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-// TestReplayCatchesIncompatibleChange proves the replay test can fail: the deploy with its compensation
-// steps but without the GetVersion guard must not replay a history recorded before that change.
+// TestReplayCatchesIncompatibleChange proves the replay test can fail: a deploy whose steps changed
+// without a GetVersion guard must not replay a history recorded before that change.
 func TestReplayCatchesIncompatibleChange(t *testing.T) {
 	t.Parallel()
-	unguarded := func(ctx workflow.Context, in contract.DeployInput) (contract.DeployResult, error) {
-		return runDeploy(ctx, contract.OperationDeploy, in, true)
+	tests := []struct {
+		name    string
+		history string
+		changes deployChanges
+	}{
+		{
+			name:    "compensation steps without their guard, on a history from before them",
+			history: "testdata/deploy-first.json",
+			changes: deployChanges{compensate: true},
+		},
+		{
+			name:    "regular activities, on a history of local steps",
+			history: "testdata/deploy-local-steps.json",
+			changes: deployChanges{compensate: true, routes: true},
+		},
 	}
-	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(unguarded, workflow.RegisterOptions{Name: contract.WorkflowDeploy})
-	if err := r.ReplayWorkflowHistory(nil, readHistory(t, "testdata/deploy-first.json")); err == nil {
-		t.Fatal("an unversioned change of the deploy's steps replayed an older history without error")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			unguarded := func(ctx workflow.Context, in contract.DeployInput) (contract.DeployResult, error) {
+				return runDeploy(ctx, contract.OperationDeploy, in, tt.changes)
+			}
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(unguarded, workflow.RegisterOptions{Name: contract.WorkflowDeploy})
+			if err := r.ReplayWorkflowHistory(nil, readHistory(t, tt.history)); err == nil {
+				t.Fatal("an unversioned change of the deploy's steps replayed an older history without error")
+			}
+		})
 	}
 }
 
