@@ -22,8 +22,9 @@ import (
 // Any replica accepts any request. Forwarding sends the part that belongs to another member to it: an
 // ingest batch is split by the owner of each line's (tenant, app), the local part is committed here and
 // the other parts are posted to their owners at the same time, and the request is acknowledged only when
-// every part is. Reads and tails of a stream are proxied whole to its owner (httputil.ReverseProxy also
-// carries websocket upgrades). A forwarded request carries ForwardedHeader and is served where it lands,
+// every part is. A read of a stream is served by the replica it enters, over every member's part of the
+// stream (union.go); a tail is proxied whole to its owner (httputil.ReverseProxy also carries websocket
+// upgrades), which backfills it from every member's part. A forwarded request carries ForwardedHeader and is served where it lands,
 // so two replicas with different views of the members never bounce a request between them.
 
 // ForwardedHeader marks a request forwarded by another member (its value is that member's name).
@@ -76,7 +77,8 @@ func (c *Collector) forwarding(next http.Handler) http.Handler {
 			return
 		}
 		if rest, ok := strings.CutPrefix(r.URL.Path, "/v1/streams/"); ok {
-			if parts := strings.SplitN(rest, "/", 4); len(parts) == 4 {
+			// reads are served here over every member (union.go); tails are proxied to the owner
+			if parts := strings.SplitN(rest, "/", 4); len(parts) == 4 && !strings.HasSuffix(parts[3], "/lines") {
 				if owner, local, ok := c.members.owner(parts[1], parts[2]); ok && !local {
 					c.proxyTo(owner).ServeHTTP(w, r)
 					return
@@ -228,12 +230,17 @@ func (c *Collector) postPart(ctx context.Context, p *part) error {
 	if res.StatusCode == http.StatusOK {
 		return nil
 	}
+	return newPartError(res.StatusCode, body)
+}
+
+// newPartError is a member's refusal from its answer: the problem's detail, or the body as it is.
+func newPartError(status int, body []byte) *partError {
 	var prob Problem
 	detail := strings.TrimSpace(string(body))
 	if json.Unmarshal(body, &prob) == nil && prob.Detail != "" {
 		detail = prob.Detail
 	}
-	return &partError{status: res.StatusCode, detail: detail}
+	return &partError{status: status, detail: detail}
 }
 
 // readIngest reads and validates an ingest request whole, as handleIngest does, answering the problem

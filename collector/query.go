@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -36,7 +37,9 @@ type Page struct {
 //	limit         lines per page, 1 to 5000, default 500
 //	cursor        the cursor of the previous page
 //
-// A stream nothing was written to yet reads as empty.
+// A stream nothing was written to yet reads as empty. On a replica sharing the apps with others, the
+// read covers every member's part of the stream (union.go) and its cursors are union cursors; a
+// forwarded read answers from this replica's own store.
 func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
 	rn := c.live(w)
 	if rn == nil {
@@ -46,9 +49,27 @@ func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, err := parseQuery(key, r)
+	v := r.URL.Query()
+	forwarded := r.Header.Get(ForwardedHeader) != ""
+	union := !forwarded && c.unionMembers() != nil
+	cursors, err := decodeUnionCursor(key, v.Get("cursor"))
+	switch {
+	case union && err != nil:
+		writeProblem(w, http.StatusBadRequest, err.Error(), 0)
+		return
+	case union || err == nil: // a union cursor on a single collector: its own part of it
+		v.Set("cursor", cursors[c.cfg.Self])
+	}
+	q, err := parseQuery(key, v)
 	if err != nil {
 		writeProblem(w, http.StatusBadRequest, err.Error(), 0)
+		return
+	}
+	if union {
+		c.unionRead(w, r, rn, key, q, cursors)
+		return
+	}
+	if forwarded && r.Header.Get(unionHeader) != "" && c.answerMember(w, rn, key, v, q) {
 		return
 	}
 	p, err := rn.store.read(key, q)
@@ -81,8 +102,7 @@ func pathStream(w http.ResponseWriter, r *http.Request) (StreamKey, bool) {
 	return key, true
 }
 
-func parseQuery(key StreamKey, r *http.Request) (query, error) {
-	v := r.URL.Query()
+func parseQuery(key StreamKey, v url.Values) (query, error) {
 	q := query{text: v.Get("q"), limit: DefaultReadLimit, maxScanBytes: maxScanBytes}
 	var err error
 	for _, t := range []struct {

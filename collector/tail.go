@@ -72,6 +72,9 @@ func (c *Collector) handleTail(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		lines, err = lastLines(s, end, backfill, m)
 	}
+	if err == nil {
+		lines, err = c.unionBackfill(r.Context(), key, lines, backfill, m.text)
+	}
 	if err != nil {
 		c.logger.Error("tail backfill", "stream", key.String(), "err", err)
 		writeProblem(w, http.StatusInternalServerError, "read backfill: "+err.Error(), 0)
