@@ -26,7 +26,8 @@ type Gateway struct {
 	watcher   *watcher
 	publisher *publisher
 	proxy     *proxy
-	l4        *l4Proxy // TCP and UDP routes
+	access    *slog.Logger // the access log
+	l4        *l4Proxy     // TCP and UDP routes
 	handler   http.Handler
 	admin     http.Handler
 	tlsConfig *tls.Config // nil without an HTTPS listener
@@ -68,7 +69,8 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	g.publisher.l4 = g.l4.update
 	g.publisher.events = newEventSink(kube)
 	g.proxy = newProxy(&g.table, logger)
-	g.handler = withRequestID(withAccessLog(g.proxy, logger.With("log", "access"), g.metrics))
+	g.access = logger.With("log", "access")
+	g.handler = withRequestID(withAccessLog(g.proxy, g.access, g.metrics))
 	g.admin = newAdminHandler(&g.table, g.metrics)
 	return g, nil
 }
@@ -119,12 +121,15 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	// Plain HTTP goes to the fast server, which hands what it does not serve to the net/http one.
+	fast := newFastServer(fastServerConfig{proxy: g.proxy, pool: g.pool, logger: g.logger, access: g.access,
+		metrics: g.metrics, addr: httpLn.Addr(), headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout})
 	servers := []*http.Server{
-		{Handler: g.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		{Handler: g.handler, ReadHeaderTimeout: httpHeaderTimeout, IdleTimeout: httpIdleTimeout,
 			ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug)},
-		{Handler: g.admin, ReadHeaderTimeout: 10 * time.Second},
+		{Handler: g.admin, ReadHeaderTimeout: httpHeaderTimeout},
 	}
-	listeners := []net.Listener{httpLn, adminLn}
+	listeners := []net.Listener{fast.handoff, adminLn}
 	if g.tlsConfig != nil {
 		httpsLn, err := listen(g.cfg.HTTPSListen, &g.httpsAddr)
 		if err != nil {
@@ -134,7 +139,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 		servers = append(servers, g.httpsServer())
 		listeners = append(listeners, tls.NewListener(httpsLn, g.tlsConfig))
 	}
-	serveErr := make(chan error, len(servers))
+	serveErr := make(chan error, len(servers)+1)
+	go func() {
+		if err := fast.serve(ctx, httpLn); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("serve %s: %w", httpLn.Addr(), err)
+		}
+	}()
 	for i, ln := range listeners {
 		go func() {
 			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -168,6 +178,11 @@ func (g *Gateway) Run(ctx context.Context) error {
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer stop()
 	var errs []error
+	fast.closing.Store(true)
+	_ = httpLn.Close()
+	if err := fast.shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("shut down fast server: %w", err))
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(shutdownCtx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down server: %w", err))
@@ -179,6 +194,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.l4.stop()
 	return errors.Join(append([]error{runErr}, errs...)...)
 }
+
+// Timeouts of the data plane's client connections: for a request head once its first byte arrived, and
+// for the next request on a kept-alive connection.
+const (
+	httpHeaderTimeout = 10 * time.Second
+	httpIdleTimeout   = 120 * time.Second
+)
 
 // listen binds addr and publishes the bound address (useful with port 0).
 func listen(addr string, bound *atomic.Pointer[net.TCPAddr]) (net.Listener, error) {

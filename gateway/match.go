@@ -25,6 +25,34 @@ import (
 //
 // The returned route is nil when the default backend answered.
 func (t *Table) Match(hostHeader, urlPath string, header http.Header) (*route, *backend) {
+	return t.match(hostHeader, urlPath, stdHeader(header))
+}
+
+// headerLookup is what matching reads of a request's headers: net/http's header map (stdHeader) or the
+// fast path's parsed head, so neither builds the other.
+type headerLookup interface {
+	// hasValue reports whether the request carries the header name (canonical) with exactly value.
+	hasValue(name, value string) bool
+	// cookie returns the value of the first cookie named name, "" when there is none.
+	cookie(name string) string
+}
+
+// stdHeader is an http.Header as a headerLookup.
+type stdHeader http.Header
+
+func (h stdHeader) hasValue(name, value string) bool {
+	for _, v := range h[name] {
+		if v == value {
+			return true
+		}
+	}
+	return false
+}
+
+func (h stdHeader) cookie(name string) string { return cookieValue(http.Header(h), name) }
+
+// match is Match on any headerLookup.
+func (t *Table) match(hostHeader, urlPath string, header headerLookup) (*route, *backend) {
 	host := normalizeHost(hostHeader)
 	p := cleanPath(urlPath)
 	if h := t.exact[host]; h != nil {
@@ -48,7 +76,7 @@ func (t *Table) Match(hostHeader, urlPath string, header http.Header) (*route, *
 // match finds the longest path of h matching the cleaned path p whose rules take the request. An exact
 // match is as long as the path, so it wins over every prefix; prefixes are tried from p itself down to
 // the root, element by element.
-func (h *hostRoutes) match(p string, header http.Header) *route {
+func (h *hostRoutes) match(p string, header headerLookup) *route {
 	if c, ok := h.exact[p]; ok {
 		if r := c.pick(header); r != nil {
 			return r
@@ -73,7 +101,7 @@ func (h *hostRoutes) match(p string, header http.Header) *route {
 
 // pick returns the rule of the first group whose match the request carries: a canary drawn by weight,
 // else the primary. It is nil when no group takes the request.
-func (c *candidates) pick(header http.Header) *route {
+func (c *candidates) pick(header headerLookup) *route {
 	for i := range c.groups {
 		g := &c.groups[i]
 		if !headerMatches(header, g.header) || !cookieMatches(header, g.cookie) {
@@ -97,40 +125,40 @@ func (c *candidates) pick(header http.Header) *route {
 
 // headerMatches reports whether the request carries the header m (canonical name) with its value; a
 // nil m matches every request.
-func headerMatches(header http.Header, m *ValueMatch) bool {
-	if m == nil {
-		return true
-	}
-	for _, v := range header[m.Name] {
-		if v == m.Value {
-			return true
-		}
-	}
-	return false
+func headerMatches(header headerLookup, m *ValueMatch) bool {
+	return m == nil || header.hasValue(m.Name, m.Value)
 }
 
 // cookieMatches reports whether the request carries the cookie m with its value, without parsing the
 // cookies into a new slice; a nil m matches every request.
-func cookieMatches(header http.Header, m *ValueMatch) bool {
-	return m == nil || cookieValue(header, m.Name) == m.Value && m.Value != ""
+func cookieMatches(header headerLookup, m *ValueMatch) bool {
+	return m == nil || header.cookie(m.Name) == m.Value && m.Value != ""
 }
 
 // cookieValue returns the value of the first cookie named name, "" when there is none.
 func cookieValue(header http.Header, name string) string {
 	for _, line := range header["Cookie"] {
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if k, v, ok := strings.Cut(part, "="); ok && k == name {
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				return v
-			}
+		if v, ok := cookieIn(line, name); ok {
+			return v
 		}
 	}
 	return ""
+}
+
+// cookieIn returns the value of the first cookie named name in one Cookie header line.
+func cookieIn(line, name string) (string, bool) {
+	for line != "" {
+		var part string
+		part, line, _ = strings.Cut(line, ";")
+		part = strings.TrimSpace(part)
+		if k, v, ok := strings.Cut(part, "="); ok && k == name {
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // normalizeHost lowercases a Host header and drops its port and any trailing dot.

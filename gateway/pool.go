@@ -23,6 +23,8 @@ type Upstream struct {
 	ejectedUntil atomic.Int64 // unix nanoseconds; 0 when never ejected or recovered
 
 	ewma ewma // peak EWMA of the response-header latency
+
+	idle idleConns // the fast path's keep-alive connections to it
 }
 
 func newUpstream(addr string, health *PassiveHealth) *Upstream {
@@ -105,11 +107,21 @@ func (p *Pool) retain(t *Table) {
 	for addr, u := range p.upstreams {
 		if !addrs[addr] && u.Inflight() == 0 {
 			delete(p.upstreams, addr)
+			u.idle.closeAll()
 		}
 	}
 	for key := range p.balancers {
 		if !keys[key] {
 			delete(p.balancers, key)
 		}
+	}
+}
+
+// closeIdle closes the fast path's idle upstream connections, at shutdown.
+func (p *Pool) closeIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.upstreams {
+		u.idle.closeAll()
 	}
 }

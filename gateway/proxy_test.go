@@ -26,7 +26,7 @@ func dataPlane(t *testing.T, routes *Routes) (*httptest.Server, *Pool) {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	p := newProxy(&table, logger)
-	srv := httptest.NewServer(withRequestID(withAccessLog(p, logger, newMetrics())))
+	srv := serveDataPlane(t, p, pool, logger) // net/http, or the fast path under TestFastPathSuite
 	t.Cleanup(srv.Close)
 	t.Cleanup(p.transport.CloseIdleConnections)
 	return srv, pool

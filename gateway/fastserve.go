@@ -1,0 +1,303 @@
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fastServer is the data plane's plain-HTTP/1.1 server: one goroutine per client connection reading
+// request heads with the fast parser and proxying them over pooled upstream connections (fastproxy.go).
+// Whatever it does not handle (HTTP/1.0, Upgrade, Expect, unusual framing or targets, rules whose
+// options it leaves to net/http) it hands over, with the bytes it already read, to the net/http server
+// serving handoff: that server keeps the connection to its end.
+type fastServer struct {
+	proxy   *proxy
+	pool    *Pool // closed idle upstream connections at shutdown
+	logger  *slog.Logger
+	access  *slog.Logger
+	metrics *metrics
+	handoff *handoffListener
+	buffers fastBuffers
+	date    dateCache
+
+	headerTimeout, idleTimeout time.Duration
+
+	closing   atomic.Bool
+	handedOff atomic.Uint64 // connections given to net/http
+	mu        sync.Mutex
+	conns     map[*fastConn]struct{}
+	wg        sync.WaitGroup
+}
+
+// fastServerConfig is what a fastServer takes from the gateway.
+type fastServerConfig struct {
+	proxy         *proxy
+	pool          *Pool
+	logger        *slog.Logger // the gateway's
+	access        *slog.Logger // the access log
+	metrics       *metrics
+	addr          net.Addr // the listener's, for the handoff listener
+	headerTimeout time.Duration
+	idleTimeout   time.Duration
+}
+
+func newFastServer(cfg fastServerConfig) *fastServer {
+	return &fastServer{
+		proxy: cfg.proxy, pool: cfg.pool, logger: cfg.logger, access: cfg.access, metrics: cfg.metrics,
+		handoff:       newHandoffListener(cfg.addr),
+		headerTimeout: cfg.headerTimeout, idleTimeout: cfg.idleTimeout,
+		conns: make(map[*fastConn]struct{}),
+	}
+}
+
+// serve accepts connections on ln until it is closed; ctx is the requests' context (logging).
+func (s *fastServer) serve(ctx context.Context, ln net.Listener) error {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.closing.Load() {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		c := &fastConn{srv: s, conn: conn, ctx: ctx}
+		s.mu.Lock()
+		if s.closing.Load() {
+			s.mu.Unlock()
+			_ = conn.Close()
+			return http.ErrServerClosed
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go c.serve()
+	}
+}
+
+// shutdown stops the idle connections, lets the busy ones finish their request and waits for them
+// until ctx is done, when it closes the rest. The caller closes the listener.
+func (s *fastServer) shutdown(ctx context.Context) error {
+	s.closing.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		_ = c.conn.SetReadDeadline(time.Now()) // wakes a connection waiting for a request
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	defer s.pool.closeIdle()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.closeAll()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// closeAll closes every connection the server still holds.
+func (s *fastServer) closeAll() {
+	s.closing.Store(true)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.conn.Close()
+	}
+}
+
+func (s *fastServer) forget(c *fastConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// fastConn is one client connection of the fast server.
+type fastConn struct {
+	srv    *fastServer
+	conn   net.Conn
+	ctx    context.Context
+	rd     *armedReader // under br
+	flush  func() error // bw.Flush, armed on rd to send the answers before waiting for a request
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	remote string // the client's address, for the access log
+	ip     string // the client's IP, for X-Forwarded-For
+	head   h1Head // the request being served
+	resp   h1Head // its upstream's answer
+	ex     exchange
+}
+
+// serve reads and answers requests until the client or an error ends the connection, or hands it to
+// net/http.
+func (c *fastConn) serve() {
+	defer c.srv.forget(c)
+	s := c.srv
+	c.rd = newArmedReader(c.conn)
+	c.br, c.bw = s.buffers.reader(c.rd), s.buffers.writer(c.conn)
+	c.flush = c.bw.Flush
+	c.remote = c.conn.RemoteAddr().String()
+	c.ip = c.remote
+	if host, _, err := net.SplitHostPort(c.remote); err == nil {
+		c.ip = host
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			_ = c.rd.runBefore() // answers not flushed yet
+			_ = c.conn.Close()
+		}
+		s.buffers.putReader(c.br)
+		s.buffers.putWriter(c.bw)
+	}()
+	for !s.closing.Load() {
+		_ = c.conn.SetReadDeadline(time.Now().Add(s.idleTimeout))
+		if s.closing.Load() && c.br.Buffered() == 0 {
+			return // shutdown may have set its deadline before this one
+		}
+		if _, err := c.br.Peek(1); err != nil {
+			return
+		}
+		n, err := peekHead(c.br, func() { _ = c.conn.SetReadDeadline(time.Now().Add(s.headerTimeout)) })
+		if errors.Is(err, errHeadTooLarge) {
+			handedOff = c.handOff()
+			return
+		}
+		if err != nil {
+			return // the client went away or was too slow: nothing to answer
+		}
+		raw, _ := c.br.Peek(n)
+		if err := parseRequestHead(string(raw), &c.head); err != nil {
+			c.badRequest()
+			return
+		}
+		if c.head.slow != "" {
+			handedOff = c.handOff()
+			return
+		}
+		plan := c.route()
+		if plan.handOff {
+			handedOff = c.handOff()
+			return
+		}
+		_, _ = c.br.Discard(n)
+		if c.head.contentLength > 0 || c.head.chunked {
+			_ = c.conn.SetReadDeadline(time.Time{}) // a body streams as long as it takes
+		}
+		if !c.forward(plan) {
+			_ = c.bw.Flush()
+			return
+		}
+		// The answer goes out before the next read of the client waits; pipelined requests already
+		// buffered are answered in the same write.
+		c.rd.arm(c.flush)
+	}
+}
+
+// handOff gives the connection, with the bytes read and not yet answered, to the net/http server. It
+// reports false when that server is shut down (the caller closes the connection).
+func (c *fastConn) handOff() bool {
+	c.rd.before = nil // the flush below sends everything
+	if err := c.bw.Flush(); err != nil {
+		return false
+	}
+	buffered, _ := c.br.Peek(c.br.Buffered())
+	rc := &replayConn{Conn: c.conn, pending: bytes.Clone(buffered)}
+	c.srv.handedOff.Add(1)
+	return c.srv.handoff.deliver(rc)
+}
+
+// badRequest answers a malformed head with 400 and closes.
+func (c *fastConn) badRequest() {
+	_, _ = c.bw.WriteString("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+		"Connection: close\r\nContent-Length: 12\r\n\r\nbad request\n")
+	_ = c.bw.Flush()
+}
+
+// handoffListener is the net.Listener of the net/http server behind the fast server: it accepts the
+// connections the fast server hands over.
+type handoffListener struct {
+	addr      net.Addr
+	conns     chan net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// deliver passes conn to the server's Accept; false when the listener is closed.
+func (l *handoffListener) deliver(conn net.Conn) bool {
+	select {
+	case l.conns <- conn:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// replayConn is a handed-over connection whose first reads return the bytes the fast server read.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// dateCache is the Date header's value, formatted once a second.
+type dateCache struct {
+	v atomic.Pointer[dateValue]
+}
+
+type dateValue struct {
+	sec int64
+	s   string
+}
+
+func (d *dateCache) get(now time.Time) string {
+	sec := now.Unix()
+	if v := d.v.Load(); v != nil && v.sec == sec {
+		return v.s
+	}
+	v := &dateValue{sec: sec, s: now.UTC().Format(http.TimeFormat)}
+	d.v.Store(v)
+	return v.s
+}
