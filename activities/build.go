@@ -45,6 +45,9 @@ type Builds struct {
 	Output func(BuildOutputLine)
 	// Git says how git sources are reached.
 	Git GitConfig
+	// Credentials opens the source credentials builds name (build_credentials.go); nil: builds that
+	// name one fail.
+	Credentials CredentialOpener
 }
 
 // BuildOutputLine is one line of a build's output.
@@ -71,11 +74,7 @@ func (b *Builds) ResolveSource(ctx context.Context, in ResolveSourceInput) (Reso
 		}
 		return ResolveSourceResult{Revision: d.DigestStr()}, nil
 	case contract.SourceImage:
-		res, err := b.Registry.ResolveImage(ctx, ResolveImageInput{Image: in.Source.Image})
-		if err != nil {
-			return ResolveSourceResult{}, err
-		}
-		return ResolveSourceResult{Revision: res.Digest}, nil
+		return b.resolveImage(ctx, in.Source)
 	case contract.SourceGit:
 		return b.resolveGit(ctx, in.Source)
 	default:
@@ -124,7 +123,11 @@ func (b *Builds) importImage(ctx context.Context, in BuildImageInput, repo name.
 		return contract.BuildResult{}, permanent(ErrTypeInvalidImage, err)
 	}
 	pinned := srcRef.Context().Digest(in.Revision)
-	img, err := remote.Image(pinned, b.remoteOpts(ctx)...)
+	opts, err := b.sourceImageOptions(ctx, in.Source, pinned)
+	if err != nil {
+		return contract.BuildResult{}, err
+	}
+	img, err := remote.Image(pinned, opts...)
 	if err != nil {
 		if imageref.IsNotFound(err) {
 			return contract.BuildResult{}, permanent(ErrTypeImageNotFound, fmt.Errorf("image %s not found", pinned))

@@ -26,7 +26,12 @@ func (b *Builds) gitOptions() gitsource.Options {
 
 // resolveGit pins a git source's ref to its commit.
 func (b *Builds) resolveGit(ctx context.Context, src contract.BuildSource) (ResolveSourceResult, error) {
-	rev, err := gitsource.Resolve(ctx, src.GitURL, src.GitRef, b.gitOptions())
+	opts, done, err := b.gitSourceOptions(ctx, src)
+	if err != nil {
+		return ResolveSourceResult{}, err
+	}
+	defer done()
+	rev, err := gitsource.Resolve(ctx, src.GitURL, src.GitRef, opts)
 	if err != nil {
 		return ResolveSourceResult{}, gitError(err)
 	}
@@ -37,7 +42,14 @@ func (b *Builds) resolveGit(ctx context.Context, src contract.BuildSource) (Reso
 func (b *Builds) fetchGit(ctx context.Context, in BuildImageInput, dir string, out *buildLog) (string, error) {
 	url := gitsource.Scrub(in.Source.GitURL)
 	out.phase("fetch", fmt.Sprintf("fetch %s at %s (%s)", url, in.Revision, orDefault(in.Source.GitRef, "the default branch")))
-	opts := b.gitOptions()
+	opts, done, err := b.gitSourceOptions(ctx, in.Source)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	if c := in.Source.Credential; c != nil {
+		out.info(fmt.Sprintf("read with credential %q", c.Name))
+	}
 	rev := gitsource.Revision{Commit: in.Revision}
 	// the ref names the commit still (the usual case): fetch that ref at depth 1
 	if now, err := gitsource.Resolve(ctx, in.Source.GitURL, in.Source.GitRef, opts); err == nil && now.Commit == in.Revision {

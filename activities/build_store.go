@@ -16,11 +16,15 @@ type VersionStore interface {
 	RecordVersion(ctx context.Context, v store.Version) (store.Version, error)
 	GetComponentByID(ctx context.Context, id string) (store.Component, error)
 	UpdateComponentSpec(ctx context.Context, id string, expectedVersion int64, spec contract.ComponentSpec) (store.Component, error)
+	PruneStore
 }
 
 // BuildStore holds the activities that write what builds make to the metadata database.
 type BuildStore struct {
 	Versions VersionStore
+	// Registry deletes the images of pruned versions; nil reaches loopback registries over plain HTTP
+	// and every other over HTTPS.
+	Registry *Registry
 }
 
 // FindBuiltVersionInput names an equal build.

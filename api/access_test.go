@@ -159,6 +159,7 @@ func TestTenantIsolation(t *testing.T) {
 	e.ok(http.StatusCreated, request{method: "POST", path: certsPath, body: certBody(t, "www-cert", cert)})
 	e.ok(http.StatusCreated, request{method: "POST", path: routesPath, body: `{"name":"www","host":"www.acme.example","portName":"http","certificate":"www-cert"}`})
 	e.ok(http.StatusOK, request{method: "PUT", path: webPath + "/secret-env", body: `{"env":{"ACME_DB_PASSWORD":"acme-secret-value"}}`})
+	e.ok(http.StatusCreated, request{method: "PUT", path: "/v1/tenants/acme/credentials/acme-git", body: `{"type":"git-token","token":"acme-git-token"}`})
 	e.release(t, "rel-acme-1", contract.ComponentSpec{Image: "127.0.0.1:5056/web:v1", Replicas: 1})
 	deploy := jsonOf(t, e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/deploys"}))
 	opID := deploy["operationId"].(string)
@@ -176,9 +177,9 @@ func TestTenantIsolation(t *testing.T) {
 
 	params := map[string]string{
 		"tenant": "acme", "app": "shop", "component": "web", "operation": opID, "user": "ana", "token": anaToken,
-		"route": "www", "certificate": "www-cert", "release": "rel-acme-1",
+		"route": "www", "certificate": "www-cert", "release": "rel-acme-1", "credential": "acme-git",
 	}
-	secrets := []string{"acme", "shop", opID, "ana", "www", "ACME_DB_PASSWORD", "acme-secret-value", "rel-acme-1"}
+	secrets := []string{"acme", "shop", opID, "ana", "www", "ACME_DB_PASSWORD", "acme-secret-value", "rel-acme-1", "acme-git-token"}
 	routes := e.routes(t)
 	require.NotEmpty(t, routes)
 	for _, rt := range routes {
@@ -210,6 +211,7 @@ func TestTenantIsolation(t *testing.T) {
 	e.ok(http.StatusOK, request{method: "GET", path: webPath + "/releases/rel-acme-1"})
 	e.ok(http.StatusOK, request{method: "GET", path: routesPath + "/www"})
 	e.ok(http.StatusOK, request{method: "GET", path: certsPath + "/www-cert"})
+	e.ok(http.StatusOK, request{method: "GET", path: "/v1/tenants/acme/credentials/acme-git"})
 	require.Contains(t, e.ok(http.StatusOK, request{method: "GET", path: webPath + "/secret-env"}).Body.String(), "ACME_DB_PASSWORD")
 
 	// nor can another tenant route any path of acme's host to itself

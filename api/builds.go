@@ -40,23 +40,31 @@ type buildRequest struct {
 	// Deploy, when present, deploys the built image once it is built, with these options.
 	Deploy         *deployRequest `json:"deploy"`
 	TimeoutSeconds *int32         `json:"timeoutSeconds"`
+	// KeepVersions is how many of the component's newest versions the build keeps, deleting older
+	// ones no release ran (default contract.DefaultKeepVersions; 0 keeps every version).
+	KeepVersions *int32 `json:"keepVersions"`
 }
 
 // buildSourceRequest is a JSON build's source: an image to import or a git repository, exactly one.
 type buildSourceRequest struct {
 	Image string            `json:"image"`
 	Git   *gitSourceRequest `json:"git"`
+	// Credential names the tenant's registry credential to read the image with (credentials.go).
+	Credential string `json:"credential"`
 }
 
 // gitSourceRequest is a git repository at a branch, tag or commit.
 type gitSourceRequest struct {
 	URL string `json:"url"` // https://host/path, ssh://user@host/path or user@host:path
 	Ref string `json:"ref"` // a branch, tag, full ref name or commit; "" the default branch
+	// Credential names the tenant's git-token (https) or git-ssh (ssh) credential (credentials.go).
+	Credential string `json:"credential"`
 }
 
 // Build limits.
 const (
 	maxBuildTimeoutSeconds = 6 * 3600
+	maxKeepVersions        = 1000
 	maxBuildArgs           = 64
 	// DefaultMaxArchiveBytes bounds an uploaded source archive.
 	DefaultMaxArchiveBytes = 256 << 20
@@ -110,6 +118,9 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 		if in.Settings, deploy, in.Timeout, err = buildQuery(r); err != nil {
 			return err
 		}
+		if in.KeepVersions, err = keepVersionsQuery(r); err != nil {
+			return err
+		}
 		in.Source = contract.BuildSource{Kind: contract.SourceArchive, ArchiveFormat: format,
 			ArchiveName: cutString(r.URL.Query().Get("name"), 255)}
 		if in.Source.ArchiveName == "" {
@@ -127,9 +138,16 @@ func (s *Server) createBuild(w http.ResponseWriter, r *http.Request) error {
 		if g := req.Source.Git; g != nil {
 			in.Source = contract.BuildSource{Kind: contract.SourceGit, GitURL: g.URL, GitRef: g.Ref}
 		}
+		if in.Source.Credential, err = s.buildCredential(ctx, t, req.Source); err != nil {
+			return err
+		}
 		in.Settings, deploy = req.Settings, req.Deploy
 		if req.TimeoutSeconds != nil {
 			in.Timeout = time.Duration(*req.TimeoutSeconds) * time.Second
+		}
+		if req.KeepVersions != nil {
+			keep := int(*req.KeepVersions)
+			in.KeepVersions = &keep
 		}
 	}
 
@@ -239,6 +257,21 @@ func buildQuery(r *http.Request) (contract.BuildSettings, *deployRequest, time.D
 	return settings, deploy, timeout, nil
 }
 
+// keepVersionsQuery reads an archive build's keepVersions query parameter; absent answers nil (the
+// default retention).
+func keepVersionsQuery(r *http.Request) (*int, error) {
+	v := r.URL.Query().Get("keepVersions")
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > maxKeepVersions {
+		return nil, validationProblem("build request", []FieldError{{Field: "keepVersions",
+			Reason: fmt.Sprintf("must be a number from 0 to %d", maxKeepVersions)}})
+	}
+	return &n, nil
+}
+
 func (req *buildRequest) validate() error {
 	var errs []FieldError
 	switch {
@@ -257,6 +290,9 @@ func (req *buildRequest) validate() error {
 	}
 	if t := req.TimeoutSeconds; t != nil && (*t < 1 || *t > maxBuildTimeoutSeconds) {
 		errs = append(errs, FieldError{Field: "timeoutSeconds", Reason: fmt.Sprintf("must be from 1 to %d", maxBuildTimeoutSeconds)})
+	}
+	if k := req.KeepVersions; k != nil && (*k < 0 || *k > maxKeepVersions) {
+		errs = append(errs, FieldError{Field: "keepVersions", Reason: fmt.Sprintf("must be from 0 to %d", maxKeepVersions)})
 	}
 	if req.Deploy != nil {
 		if err := req.Deploy.validate(); err != nil {

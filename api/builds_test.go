@@ -130,6 +130,13 @@ func TestBuildImport(t *testing.T) {
 	in := e.wf.builds[0]
 	require.Equal(t, contract.BuildSource{Kind: contract.SourceImage, Image: "other.example/tools/web:1.2"}, in.Source)
 	require.True(t, in.Deploy.NoRollback)
+	require.Nil(t, in.KeepVersions, "no keepVersions: the default")
+	require.Equal(t, contract.DefaultKeepVersions, in.KeepVersionsOrDefault())
+
+	e.ok(http.StatusAccepted, request{method: "POST", path: webPath + "/builds",
+		body: `{"source":{"image":"other.example/tools/web:1.3"},"keepVersions":0}`})
+	require.NotNil(t, e.wf.builds[1].KeepVersions)
+	require.Zero(t, *e.wf.builds[1].KeepVersions, "0 turns retention off")
 }
 
 func TestBuildProblems(t *testing.T) {
@@ -158,6 +165,11 @@ func TestBuildProblems(t *testing.T) {
 		{"import with build settings", func() *httptest.ResponseRecorder {
 			return e.do(request{method: "POST", path: webPath + "/builds", body: `{"source":{"image":"a.example/b:1"},"settings":{"dir":"x"}}`})
 		}, http.StatusUnprocessableEntity, []string{"settings"}},
+		{"keepVersions below zero", func() *httptest.ResponseRecorder {
+			return e.do(request{method: "POST", path: webPath + "/builds", body: `{"source":{"image":"a.example/b:1"},"keepVersions":-1}`})
+		}, http.StatusUnprocessableEntity, []string{"keepVersions"}},
+		{"keepVersions not a number", func() *httptest.ResponseRecorder { return e.upload("?keepVersions=all", good, nil) },
+			http.StatusUnprocessableEntity, []string{"keepVersions"}},
 		{"unknown field", func() *httptest.ResponseRecorder {
 			return e.do(request{method: "POST", path: webPath + "/builds", body: `{"source":{"image":"a.example/b:1","git":"x"}}`})
 		}, http.StatusBadRequest, nil},

@@ -154,6 +154,15 @@ func apiOperations() []apiOperation {
 		del(tenant+"/certificates/{certificate}", "deleteCertificate", "Delete a certificate no route uses", answers[none](204),
 			problems(typeCertificateInUse)),
 
+		get(tenant+"/credentials", "listCredentials", "List the tenant's source credentials: names, types, hosts, versions (never a secret)",
+			lists[credentialView]()),
+		get(tenant+"/credentials/{credential}", "getCredential", "Read a source credential's name, type, host and version (never its secret)",
+			answers[credentialView](200)),
+		put(tenant+"/credentials/{credential}", "putCredential", "Create (201) or replace (200) a source credential for builds: a git token, an SSH key or a registry login, sealed at rest",
+			body[credentialRequest](), answers[credentialView](201), answers[credentialView](200), location(),
+			problems(typeValidation, typeNoEncryptionKey, typeStoreUnavailable)),
+		del(tenant+"/credentials/{credential}", "deleteCredential", "Delete a source credential", answers[none](204)),
+
 		get(tenant+"/operations", "listTenantOperations", "List the tenant's operations, newest first",
 			lists[operationView](), operationFilters()),
 		get(operation, "getOperation", "Read an operation with its state, steps and result from Temporal",
@@ -409,6 +418,8 @@ func buildQueryDoc() opOption {
 		apiParam{name: "target", description: "the Dockerfile stage to build", schema: str},
 		apiParam{name: "deploy", description: "deploy the built image (true/false)", schema: map[string]any{"type": "boolean"}},
 		apiParam{name: "timeoutSeconds", description: "the build's time limit (default 3600)", schema: map[string]any{"type": "integer", "minimum": 1, "maximum": maxBuildTimeoutSeconds}},
+		apiParam{name: "keepVersions", description: "how many of the component's newest versions to keep, deleting older ones no release ran (default 10; 0 keeps all)",
+			schema: map[string]any{"type": "integer", "minimum": 0, "maximum": maxKeepVersions}},
 	)
 }
 

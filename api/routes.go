@@ -104,6 +104,11 @@ func (s *Server) routes() http.Handler {
 			r.Put("/certificates/{certificate}", s.handle(s.putCertificate))
 			r.Delete("/certificates/{certificate}", s.handle(s.deleteCertificate))
 
+			r.Get("/credentials", s.handle(s.listCredentials))
+			r.Get("/credentials/{credential}", s.handle(s.getCredential))
+			r.Put("/credentials/{credential}", s.handle(s.putCredential))
+			r.Delete("/credentials/{credential}", s.handle(s.deleteCredential))
+
 			r.Get("/operations", s.handle(s.listTenantOperations))
 			r.Get("/operations/{operation}", s.handle(s.getOperation))
 			r.Post("/operations/{operation}/cancel", s.handle(s.cancelOperation))

@@ -53,6 +53,15 @@ type BuildSource struct {
 	GitRef string `json:"gitRef,omitempty"`
 	// Image is the image to copy (registry/repository:tag or @digest).
 	Image string `json:"image,omitempty"`
+	// Credential names the tenant's source credential to read the repository or the registry with;
+	// nil reads anonymously. Only its name travels: the worker opens it from the store.
+	Credential *CredentialRef `json:"credential,omitempty"`
+}
+
+// CredentialRef names a tenant's source credential (a git token, an SSH key, a registry login).
+type CredentialRef struct {
+	TenantID string `json:"tenantId"`
+	Name     string `json:"name"`
 }
 
 // BuildSettings say how to build; the zero value lets detection decide. Two builds of one source
@@ -86,6 +95,21 @@ type BuildInput struct {
 	Deploy      *DeployInput  `json:"deploy,omitempty"`
 	Timeout     time.Duration `json:"timeout,omitempty"` // default DefaultBuildTimeout
 	RequestedBy string        `json:"requestedBy,omitempty"`
+	// KeepVersions is how many of the component's newest versions retention keeps once the build
+	// recorded its own: older ones that no release ran and the component does not run are deleted,
+	// image and record. nil keeps DefaultKeepVersions; 0 turns retention off for this build.
+	KeepVersions *int `json:"keepVersions,omitempty"`
+}
+
+// DefaultKeepVersions is how many versions of a component a build keeps when its input does not say.
+const DefaultKeepVersions = 10
+
+// KeepVersionsOrDefault answers how many versions the build keeps (0: it prunes none).
+func (in BuildInput) KeepVersionsOrDefault() int {
+	if in.KeepVersions == nil {
+		return DefaultKeepVersions
+	}
+	return max(*in.KeepVersions, 0)
 }
 
 // BuildResult is what a build made.

@@ -156,6 +156,7 @@ func schemaSteps() []migration {
 		tenantSettingsMigration(),
 		versionsMigration(),
 		buildsMigration(),
+		credentialsMigration(),
 	}
 }
 

@@ -22,8 +22,13 @@ const (
 	StepRecordVersion     = "record version"
 	StepSetImage          = "set the component's image"
 	StepDeployBuilt       = "deploy"
+	StepPruneVersions     = "prune versions"
 	buildKeyFormatVersion = "1" // bump when the same inputs must build again (a builder changed its output)
 )
+
+// changePruneVersions added the prune versions step (retention) after record version; runs started
+// before it replay without the step.
+const changePruneVersions = "build-prune-versions"
 
 var (
 	buildActs      *activities.Builds
@@ -35,10 +40,7 @@ var (
 // pushes the image and records it; asked to, it makes the image the component's and deploys it
 // through the component's queue, waiting for the deploy's end.
 func Build(ctx workflow.Context, in contract.BuildInput) (contract.BuildResult, error) {
-	steps := []string{StepResolveSource, StepFindBuild, StepBuild, StepRecordVersion}
-	if in.Deploy != nil {
-		steps = append(steps, StepSetImage, StepDeployBuilt)
-	}
+	steps, prune := buildSteps(ctx, in)
 	pr, err := newProgress(ctx, contract.OperationBuild, steps...)
 	if err != nil {
 		return contract.BuildResult{}, err
@@ -86,6 +88,9 @@ func Build(ctx workflow.Context, in contract.BuildInput) (contract.BuildResult, 
 			return contract.BuildResult{}, err
 		}
 	}
+	if prune {
+		pruneVersions(ctx, pr, in, res.Image)
+	}
 	if in.Deploy == nil {
 		return res, nil
 	}
@@ -99,6 +104,58 @@ func Build(ctx workflow.Context, in contract.BuildInput) (contract.BuildResult, 
 	res.DeployOperationID = in.Deploy.OperationID
 	err = pr.run(StepDeployBuilt, func() error { return deployBuilt(ctx, in, res.Image) })
 	return res, err
+}
+
+// buildSteps lists a build's steps; prune says the run has the prune versions step (a run started
+// before it replays without).
+func buildSteps(ctx workflow.Context, in contract.BuildInput) (steps []string, prune bool) {
+	steps = []string{StepResolveSource, StepFindBuild, StepBuild, StepRecordVersion}
+	if prune = workflow.GetVersion(ctx, changePruneVersions, workflow.DefaultVersion, 1) >= 1; prune {
+		steps = append(steps, StepPruneVersions)
+	}
+	if in.Deploy != nil {
+		steps = append(steps, StepSetImage, StepDeployBuilt)
+	}
+	return steps, prune
+}
+
+// pruneVersions deletes the component's versions beyond the newest in.KeepVersions that no release
+// ran and the component does not run, never the one just built (which the build may be about to
+// deploy). It runs before the deploy, so a failed deploy does not leave retention undone, and it
+// never fails the build: its step says what went wrong, and the next build prunes again.
+func pruneVersions(ctx workflow.Context, pr *progress, in contract.BuildInput, built string) {
+	keep := in.KeepVersionsOrDefault()
+	if keep == 0 {
+		pr.skip("retention is off for this build", StepPruneVersions)
+		return
+	}
+	var pruned activities.PruneVersionsResult
+	err := pr.run(StepPruneVersions, func() error {
+		return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, pruneCall), buildStoreActs.PruneVersions,
+			activities.PruneVersionsInput{ComponentID: in.ComponentID, Keep: keep, Except: built}).Get(ctx, &pruned)
+	})
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("prune versions failed", "component", in.Ref.Component, "operation", in.OperationID, "error", err)
+		return
+	}
+	detail := fmt.Sprintf("kept the newest %d, deleted %d", keep, len(pruned.Deleted))
+	if len(pruned.Kept) > 0 {
+		detail += fmt.Sprintf(", could not delete %d (%s)", len(pruned.Kept), pruned.Kept[0].Reason)
+	}
+	pr.detail(StepPruneVersions, detail)
+}
+
+// pruneCall fits retention: a registry delete per version, heartbeating, retried a few times.
+var pruneCall = workflow.ActivityOptions{
+	StartToCloseTimeout:    5 * time.Minute,
+	ScheduleToCloseTimeout: 15 * time.Minute,
+	HeartbeatTimeout:       time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:        2 * time.Second,
+		BackoffCoefficient:     2,
+		MaximumAttempts:        3,
+		NonRetryableErrorTypes: []string{activities.ErrTypeInvalidSpec},
+	},
 }
 
 // deployBuilt queues the prepared deploy with the built image in the component's queue and waits

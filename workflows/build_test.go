@@ -1,14 +1,18 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/rainflow/rainflow/activities"
 	"github.com/rainflow/rainflow/contract"
@@ -141,6 +145,7 @@ func TestBuildWorkflow(t *testing.T) {
 			t.Parallel()
 			env := newBuildEnv(t)
 			tt.mock(env)
+			env.OnActivity(buildStoreActs.PruneVersions, mock.Anything, mock.Anything).Return(activities.PruneVersionsResult{}, nil).Maybe()
 			env.ExecuteWorkflow(contract.WorkflowBuild, buildInput(tt.deploy))
 			require.True(t, env.IsWorkflowCompleted())
 			err := env.GetWorkflowError()
@@ -172,4 +177,104 @@ func TestBuildKey(t *testing.T) {
 	require.NotEqual(t, a, b, "other settings")
 	in.Settings.BuildArgs = map[string]string{"B": "2", "A": "1"}
 	require.Equal(t, b, buildKey(in, "sha256:aaaa"), "map order does not matter")
+}
+
+func TestBuildPrunesVersions(t *testing.T) {
+	t.Parallel()
+	keep := func(n int) *int { return &n }
+	deleted := activities.PruneVersionsResult{Deleted: []activities.PrunedVersion{{Image: "old-1"}, {Image: "old-2"}}}
+	tests := []struct {
+		name       string
+		deploy     bool
+		keep       *int
+		oldHistory bool                           // a run started before the prune step (GetVersion answers the default)
+		prune      *activities.PruneVersionsInput // the prune expected; nil: none
+		result     activities.PruneVersionsResult
+		pruneErr   error
+		wantState  string // of the prune step; "" when the run has no such step
+		wantDetail string
+		wantOrder  []string // the activities called, in order, from RecordBuild on
+	}{
+		{
+			name:  "keeps the newest ten by default, never the image just built",
+			prune: &activities.PruneVersionsInput{ComponentID: "c1", Keep: contract.DefaultKeepVersions, Except: builtImage}, result: deleted,
+			wantState: contract.StepSucceeded, wantDetail: "kept the newest 10, deleted 2",
+			wantOrder: []string{"RecordBuild", "PruneVersions"},
+		},
+		{
+			name: "a build's own keep, and what the registry refused",
+			keep: keep(3), prune: &activities.PruneVersionsInput{ComponentID: "c1", Keep: 3, Except: builtImage},
+			result:    activities.PruneVersionsResult{Kept: []activities.PrunedVersion{{Image: "old-1", Reason: "the registry does not allow deletes"}}},
+			wantState: contract.StepSucceeded, wantDetail: "kept the newest 3, deleted 0, could not delete 1 (the registry does not allow deletes)",
+			wantOrder: []string{"RecordBuild", "PruneVersions"},
+		},
+		{
+			name: "keep zero turns retention off", keep: keep(0),
+			wantState: contract.StepSucceeded, wantDetail: "retention is off for this build",
+			wantOrder: []string{"RecordBuild"},
+		},
+		{
+			name:  "a failed prune fails its step, not the build",
+			prune: &activities.PruneVersionsInput{ComponentID: "c1", Keep: 10, Except: builtImage}, pruneErr: appErr("registry down", "Unreachable"),
+			wantState: contract.StepFailed,
+			wantOrder: []string{"RecordBuild", "PruneVersions"},
+		},
+		{
+			name: "build and deploy prunes before the deploy, sparing the image it deploys", deploy: true, keep: keep(2),
+			prune: &activities.PruneVersionsInput{ComponentID: "c1", Keep: 2, Except: builtImage}, result: deleted,
+			wantState: contract.StepSucceeded, wantDetail: "kept the newest 2, deleted 2",
+			wantOrder: []string{"RecordBuild", "PruneVersions", "SetComponentImage", "EnqueueOperation", "AwaitOperation"},
+		},
+		{
+			name: "a run started before retention replays without it", oldHistory: true, keep: keep(2),
+			wantOrder: []string{"RecordBuild"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newBuildEnv(t)
+			if tt.oldHistory {
+				env.OnGetVersion(changePruneVersions, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+			}
+			env.OnActivity(buildActs.ResolveSource, mock.Anything, mock.Anything).Return(activities.ResolveSourceResult{Revision: "sha256:aaaa"}, nil)
+			env.OnActivity(buildStoreActs.FindBuiltVersion, mock.Anything, mock.Anything).Return(activities.FindBuiltVersionResult{}, nil)
+			env.OnActivity(buildActs.BuildImage, mock.Anything, mock.Anything).Return(built, nil)
+			env.OnActivity(buildStoreActs.RecordBuild, mock.Anything, mock.Anything).Return(activities.RecordBuildResult{}, nil)
+			env.OnActivity(buildStoreActs.SetComponentImage, mock.Anything, mock.Anything).Return(activities.SetComponentImageResult{}, nil).Maybe()
+			env.OnActivity(operationActs.EnqueueOperation, mock.Anything, mock.Anything).Return(contract.EnqueueResult{}, nil).Maybe()
+			env.OnActivity(operationActs.AwaitOperation, mock.Anything, mock.Anything).
+				Return(activities.AwaitOperationResult{Outcome: contract.ComponentSucceeded}, nil).Maybe()
+			if tt.prune != nil {
+				env.OnActivity(buildStoreActs.PruneVersions, mock.Anything, *tt.prune).Return(tt.result, tt.pruneErr).Once()
+			}
+			var order []string
+			env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+				if n := info.ActivityType.Name; n == "RecordBuild" || len(order) > 0 {
+					order = append(order, n)
+				}
+			})
+			in := buildInput(tt.deploy)
+			in.KeepVersions = tt.keep
+			env.ExecuteWorkflow(contract.WorkflowBuild, in)
+			require.True(t, env.IsWorkflowCompleted())
+			require.NoError(t, env.GetWorkflowError(), "retention never fails the build")
+			require.Equal(t, tt.wantOrder, order)
+
+			var step *contract.Step
+			for _, s := range queryProgress(t, env).Steps {
+				if s.Name == StepPruneVersions {
+					step = &s
+				}
+			}
+			if tt.wantState == "" {
+				require.Nil(t, step, "no prune step")
+			} else {
+				require.NotNil(t, step, "a prune step")
+				require.Equal(t, tt.wantState, step.State)
+				require.Equal(t, tt.wantDetail, step.Detail)
+			}
+			env.AssertExpectations(t)
+		})
+	}
 }

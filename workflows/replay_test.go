@@ -25,6 +25,7 @@ func TestReplay(t *testing.T) {
 			t.Parallel()
 			r := worker.NewWorkflowReplayer()
 			Register(r)
+			RegisterBuilds(r)
 			if err := r.ReplayWorkflowHistory(nil, readHistory(t, f)); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

@@ -107,6 +107,8 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 		GoBase:   cfg.Builds.GoBase,
 		Git:      activities.GitConfig{AllowLocal: cfg.Builds.AllowLocalGit, HostKeys: gitHostKeys(cfg.Builds.GitKnownHosts)},
 		BuildKit: activities.BuildKitConfig{Addr: cfg.Builds.BuildKit, Images: cfg.Builds.images()},
+		// source credentials are opened as secret env is: from the store, with its keyring
+		Credentials: st,
 	}
 	key, err := buildCacheKey(filepath.Join(dir, "cache-key"))
 	if err != nil {
@@ -126,7 +128,7 @@ func newBuildsWorker(tc client.Client, st *store.Store, cfg workerConfig, events
 				Operation: l.OperationID, Step: l.Step, Level: l.Level, Message: l.Message, Time: l.Time})
 		}
 	}
-	return workers.NewBuilds(tc, workers.BuildActivities{Builds: builds, Store: &activities.BuildStore{Versions: st}},
+	return workers.NewBuilds(tc, workers.BuildActivities{Builds: builds, Store: &activities.BuildStore{Versions: st, Registry: builds.Registry}},
 		workers.Options{MaxConcurrentActivities: cfg.Builds.MaxBuilds, StopTimeout: cfg.StopTimeout, Interceptors: intercept}), nil
 }
 

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{name: "Audit", run: testAudit},
 		{name: "TenantSettings", run: testTenantSettings},
 		{name: "Versions", run: testVersions},
+		{name: "PrunableVersions", run: testPrunableVersions},
+		{name: "DeleteVersion", run: testDeleteVersion},
 	}
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
