@@ -22,15 +22,7 @@ import (
 func TestBuildRetention(t *testing.T) {
 	require.True(t, stack.RealNode, "builds deploy to the real node: %s", stack.RealNodeReason)
 	api := newAPIClient(stack.APIURL, stack.APIToken)
-	tenant := uniqueName("keep")
-	api.must(t, http.StatusCreated, "POST", "/v1/tenants", map[string]any{"name": tenant}, nil)
-	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps", map[string]any{"name": "shop"}, nil)
-	comps := "/v1/tenants/" + tenant + "/apps/shop/components"
-	spec := webSpec(stack.RegistryAddr + "/rainflow/hello:1")
-	spec.Replicas = 1
-	spec.Readiness = &contract.Probe{HTTPPath: "/", Port: 8080, PeriodSeconds: 1, FailureThreshold: 2}
-	api.must(t, http.StatusCreated, "POST", comps, map[string]any{"name": "api", "spec": spec}, nil)
-	path := comps + "/api"
+	tenant, path := readyComponent(t, api, "keep")
 
 	images := make([]string, 5)
 	var last operation

@@ -65,6 +65,22 @@ func uploadBuild(t *testing.T, path, query string, archive []byte) accepted {
 	return acc
 }
 
+// readyComponent creates a tenant named after prefix, its app "shop" and a one-replica component
+// "api" with a readiness probe on 8080, and answers the tenant and the component's path: what the
+// build tests build into and deploy.
+func readyComponent(t *testing.T, api *apiClient, prefix string) (string, string) {
+	t.Helper()
+	tenant := uniqueName(prefix)
+	api.must(t, http.StatusCreated, "POST", "/v1/tenants", map[string]any{"name": tenant}, nil)
+	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps", map[string]any{"name": "shop"}, nil)
+	comps := "/v1/tenants/" + tenant + "/apps/shop/components"
+	spec := webSpec(stack.RegistryAddr + "/rainflow/hello:1")
+	spec.Replicas = 1
+	spec.Readiness = &contract.Probe{HTTPPath: "/", Port: 8080, PeriodSeconds: 1, FailureThreshold: 2}
+	api.must(t, http.StatusCreated, "POST", comps, map[string]any{"name": "api", "spec": spec}, nil)
+	return tenant, comps + "/api"
+}
+
 // TestBuildAndDeploy builds a Go program from an uploaded archive through the API, ko-style, and
 // deploys it in the same operation: the built image runs as a real container on the local node and
 // answers on the detected port. The same archive again returns the same version without building; a
@@ -73,15 +89,7 @@ func uploadBuild(t *testing.T, path, query string, archive []byte) accepted {
 func TestBuildAndDeploy(t *testing.T) {
 	require.True(t, stack.RealNode, "builds deploy to the real node: %s", stack.RealNodeReason)
 	api := newAPIClient(stack.APIURL, stack.APIToken)
-	tenant := uniqueName("build")
-	api.must(t, http.StatusCreated, "POST", "/v1/tenants", map[string]any{"name": tenant}, nil)
-	api.must(t, http.StatusCreated, "POST", "/v1/tenants/"+tenant+"/apps", map[string]any{"name": "shop"}, nil)
-	comps := "/v1/tenants/" + tenant + "/apps/shop/components"
-	spec := webSpec(stack.RegistryAddr + "/rainflow/hello:1")
-	spec.Replicas = 1
-	spec.Readiness = &contract.Probe{HTTPPath: "/", Port: 8080, PeriodSeconds: 1, FailureThreshold: 2}
-	api.must(t, http.StatusCreated, "POST", comps, map[string]any{"name": "api", "spec": spec}, nil)
-	path := comps + "/api"
+	tenant, path := readyComponent(t, api, "build")
 	body := "built by rainflow for " + tenant
 	archive := tarGzOf(t, goServer(body))
 
