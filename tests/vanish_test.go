@@ -13,7 +13,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/enums/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rainflow/rainflow/activities"
@@ -92,7 +94,9 @@ func TestImageVanishesBeforeDeploy(t *testing.T) {
 		require.Equal(t, "pending", s.State, "step %s ran after the image was found missing", s.Name)
 	}
 
-	// not retried: the activity ran exactly once, and its failure is marked non-retryable
+	// not retried: the step ran exactly once, and its failure is marked non-retryable (a regular
+	// activity's started/failed events, or a local activity's marker, as the deploy-local-steps
+	// version runs it)
 	iter := tc.GetWorkflowHistory(ctx, acc.WorkflowID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	started := 0
 	for iter.HasNext() {
@@ -103,9 +107,17 @@ func TestImageVanishesBeforeDeploy(t *testing.T) {
 			started++
 			require.EqualValues(t, 1, ev.GetActivityTaskStartedEventAttributes().Attempt)
 		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-			f := ev.GetActivityTaskFailedEventAttributes().Failure
-			require.True(t, f.GetApplicationFailureInfo().GetNonRetryable())
-			require.Equal(t, activities.ErrTypeImageNotFound, f.GetApplicationFailureInfo().GetType())
+			requireImageNotFound(t, ev.GetActivityTaskFailedEventAttributes().Failure)
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			m := ev.GetMarkerRecordedEventAttributes()
+			if m.GetMarkerName() != "LocalActivity" {
+				continue
+			}
+			started++
+			var data struct{ Attempt int32 }
+			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(m.GetDetails()["data"], &data))
+			require.EqualValues(t, 1, data.Attempt)
+			requireImageNotFound(t, m.GetFailure())
 		}
 	}
 	require.Equal(t, 1, started)
@@ -121,4 +133,18 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// requireImageNotFound checks that failure (or one of its causes) is the non-retryable image-not-found
+// application failure.
+func requireImageNotFound(t *testing.T, f *failurepb.Failure) {
+	t.Helper()
+	for ; f != nil; f = f.GetCause() {
+		if info := f.GetApplicationFailureInfo(); info != nil {
+			require.True(t, info.GetNonRetryable())
+			require.Equal(t, activities.ErrTypeImageNotFound, info.GetType())
+			return
+		}
+	}
+	t.Fatalf("no application failure in %v", f)
 }
