@@ -233,14 +233,28 @@ func TestGatewayL4(t *testing.T) {
 	e.startGateway()
 
 	tcpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(tcpPort)))
+	// the route is up once a first line goes through (one clean-clone run saw the first connection
+	// reset right after the listener opened: retried here, noted in issue 6)
 	var conn net.Conn
+	var r *bufio.Reader
 	require.Eventually(t, func() bool {
-		conn, err = net.DialTimeout("tcp", tcpAddr, time.Second)
-		return err == nil
-	}, 30*time.Second, 20*time.Millisecond, "the TCP route listens: %v", err)
+		if conn, err = net.DialTimeout("tcp", tcpAddr, time.Second); err != nil {
+			return false
+		}
+		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+		r = bufio.NewReader(conn)
+		var got string
+		if _, err = fmt.Fprintf(conn, "line first\n"); err == nil {
+			got, err = r.ReadString('\n')
+		}
+		if err != nil || got != "tcp: line first\n" {
+			t.Logf("TCP route not answering yet: %q %v", got, err)
+			_ = conn.Close()
+			return false
+		}
+		return true
+	}, 30*time.Second, 50*time.Millisecond, "the TCP route answers: %v", err)
 	defer conn.Close()
-	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
-	r := bufio.NewReader(conn)
 	for i := range 10 {
 		_, err := fmt.Fprintf(conn, "line %d\n", i)
 		require.NoError(t, err)
