@@ -3,7 +3,6 @@ package activities
 import (
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -52,17 +51,8 @@ func newPruneFixture(t *testing.T, deletes bool) pruneFixture {
 	t.Cleanup(srv.Close)
 	repo := strings.TrimPrefix(srv.URL, "http://") + "/acme/shop/web"
 
-	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "prune.db")})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	tenant, err := st.CreateTenant(ctx, store.Tenant{Name: "acme"})
-	require.NoError(t, err)
-	app, err := st.CreateApp(ctx, store.App{TenantID: tenant.ID, Name: "shop"})
-	require.NoError(t, err)
-	c, err := st.CreateComponent(ctx, store.Component{AppID: app.ID, Name: "web", Spec: contract.ComponentSpec{Image: "nginx:1", Replicas: 1}})
-	require.NoError(t, err)
-	op, err := st.CreateOperation(ctx, store.Operation{TenantID: tenant.ID, ComponentID: c.ID, Kind: contract.OperationBuild, WorkflowID: "build/acme/shop/web/op1"})
-	require.NoError(t, err)
+	st, _, c, op := storedComponent(t, "nginx:1", contract.OperationBuild)
+	var err error
 
 	f := pruneFixture{st: st, component: c, images: map[string]string{}}
 	for i, n := range []string{"b0", "b1", "b2", "b3", "b4"} {

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,17 +17,8 @@ import (
 func TestForgetComponent(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	st, err := store.Open(ctx, store.Config{DSN: filepath.Join(t.TempDir(), "forget.db")})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = st.Close() })
-	tenant, err := st.CreateTenant(ctx, store.Tenant{Name: "acme"})
-	require.NoError(t, err)
-	app, err := st.CreateApp(ctx, store.App{TenantID: tenant.ID, Name: "shop"})
-	require.NoError(t, err)
-	c, err := st.CreateComponent(ctx, store.Component{AppID: app.ID, Name: "web", Spec: contract.ComponentSpec{Image: "web:1", Replicas: 1}})
-	require.NoError(t, err)
-	op, err := st.CreateOperation(ctx, store.Operation{TenantID: tenant.ID, ComponentID: c.ID, Kind: contract.OperationDeploy, WorkflowID: "deploy/acme/shop/web/op1"})
-	require.NoError(t, err)
+	st, tenant, c, op := storedComponent(t, "web:1", contract.OperationDeploy)
+	var err error
 	_, err = st.RecordRelease(ctx, store.Release{ID: op.ID, ComponentID: c.ID, OperationID: op.ID, ImageDigest: "web@sha256:1111"})
 	require.NoError(t, err)
 
