@@ -186,15 +186,13 @@ func (k *Kube) prune(ctx context.Context, ref contract.ComponentRef, objs []obje
 	ns := render.Namespace(ref.Tenant)
 	var pruned []string
 	background := metav1.DeletePropagationBackground
+	fromCache := k.Cache.Synced()
 	for _, o := range objs {
-		obj, err := k.get(ctx, o.kind, ns, o.name)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
+		obj, err := k.candidate(ctx, fromCache, o.kind, ns, o.name)
 		if err != nil {
-			return nil, classify(fmt.Errorf("get %s %s/%s: %w", o.kind, ns, o.name, err))
+			return nil, err
 		}
-		if !ownedBy(obj, ref) || obj.GetDeletionTimestamp() != nil {
+		if obj == nil || !ownedBy(obj, ref) || obj.GetDeletionTimestamp() != nil {
 			continue
 		}
 		uid := obj.GetUID()
@@ -205,6 +203,23 @@ func (k *Kube) prune(ctx context.Context, ref contract.ComponentRef, objs []obje
 		pruned = append(pruned, o.kind+"/"+o.name)
 	}
 	return pruned, nil
+}
+
+// candidate reads an object prune may delete: from the synced cache, where an object absent is
+// absent (the delete's UID precondition guards against a cache that lags), else from the API. It
+// answers nil when there is none.
+func (k *Kube) candidate(ctx context.Context, fromCache bool, kind, ns, name string) (metav1.Object, error) {
+	if fromCache {
+		return k.Cache.get(kind, ns, name), nil
+	}
+	obj, err := k.get(ctx, kind, ns, name)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, classify(fmt.Errorf("get %s %s/%s: %w", kind, ns, name, err))
+	}
+	return obj, nil
 }
 
 // ownedBy tells whether Rainflow made obj for the component.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
@@ -29,6 +31,10 @@ type Kube struct {
 	// SecretEnv opens the secret env version an Apply runs (secret_env.go); *store.Store is one. Nil:
 	// an Apply with secret env fails for good.
 	SecretEnv SecretEnvOpener
+	// Cache, when set and synced, is read instead of the API where a read may lag by a watch event
+	// (pruning, waiting for rollouts) and skips applies that cannot change anything (kubecache.go).
+	// Nil: every read and apply goes to the API.
+	Cache *KubeCache
 }
 
 // EnsureNamespaceInput names a tenant, and what its namespace allows.
@@ -61,11 +67,16 @@ func (k *Kube) EnsureNamespace(ctx context.Context, in EnsureNamespaceInput) (En
 	if err != nil {
 		return EnsureNamespaceResult{}, permanent(ErrTypeInvalidSpec, fmt.Errorf("ensure namespace %s: %w", ns, err))
 	}
-	if _, err := k.Client.CoreV1().Namespaces().Apply(ctx, corev1ac.Namespace(ns).WithLabels(labels), applyOptions()); err != nil {
+	nsApply := corev1ac.Namespace(ns).WithLabels(labels)
+	if _, _, err := applyOnce(k.Cache, kindNamespace, "", ns, nsApply, func() (*corev1.Namespace, error) {
+		return k.Client.CoreV1().Namespaces().Apply(ctx, nsApply, applyOptions())
+	}); err != nil {
 		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply namespace %s: %w", ns, err))
 	}
 	out := EnsureNamespaceResult{Namespace: ns, LimitRange: render.LimitRangeName}
-	if _, err := k.Client.CoreV1().LimitRanges(ns).Apply(ctx, limits, applyOptions()); err != nil {
+	if _, _, err := applyOnce(k.Cache, kindLimitRange, ns, render.LimitRangeName, limits, func() (*corev1.LimitRange, error) {
+		return k.Client.CoreV1().LimitRanges(ns).Apply(ctx, limits, applyOptions())
+	}); err != nil {
 		return EnsureNamespaceResult{}, classify(fmt.Errorf("apply limitrange %s/%s: %w", ns, render.LimitRangeName, err))
 	}
 	if quota != nil {
@@ -140,7 +151,9 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 		}
 	}
 	if cm := objs.ConfigMap; cm != nil {
-		if _, err := k.Client.CoreV1().ConfigMaps(ns).Apply(ctx, cm, applyOptions()); err != nil {
+		if _, _, err := applyOnce(k.Cache, kindConfigMap, ns, *cm.Name, cm, func() (*corev1.ConfigMap, error) {
+			return k.Client.CoreV1().ConfigMaps(ns).Apply(ctx, cm, applyOptions())
+		}); err != nil {
 			return ApplyResult{}, classify(fmt.Errorf("apply configmap %s/%s: %w", ns, *cm.Name, err))
 		}
 	}
@@ -153,7 +166,9 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 		if svc == nil {
 			continue
 		}
-		if _, err := k.Client.CoreV1().Services(ns).Apply(ctx, svc, applyOptions()); err != nil {
+		if _, _, err := applyOnce(k.Cache, kindService, ns, *svc.Name, svc, func() (*corev1.Service, error) {
+			return k.Client.CoreV1().Services(ns).Apply(ctx, svc, applyOptions())
+		}); err != nil {
 			return ApplyResult{}, classify(fmt.Errorf("apply service %s/%s: %w", ns, *svc.Name, err))
 		}
 	}
@@ -167,7 +182,9 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 	out.Generation, out.Complete = w.Generation, w.completeAtApply()
 	out.Rollout = &RolloutProgress{Desired: w.Replicas, Updated: w.Updated, Ready: w.Ready, Available: w.Available, Total: w.Total}
 	if hpa := objs.Autoscaler; hpa != nil {
-		if _, err := k.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, hpa, applyOptions()); err != nil {
+		if _, _, err := applyOnce(k.Cache, kindAutoscaler, ns, *hpa.Name, hpa, func() (*autoscalingv2.HorizontalPodAutoscaler, error) {
+			return k.Client.AutoscalingV2().HorizontalPodAutoscalers(ns).Apply(ctx, hpa, applyOptions())
+		}); err != nil {
 			return ApplyResult{}, classify(fmt.Errorf("apply horizontalpodautoscaler %s/%s: %w", ns, *hpa.Name, err))
 		}
 		out.Autoscaler = *hpa.Name
@@ -185,6 +202,10 @@ func (k *Kube) Apply(ctx context.Context, in ApplyInput) (ApplyResult, error) {
 func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscaled bool) (*workloadState, error) {
 	if d := objs.Deployment; d != nil {
 		ns, name := *d.Namespace, *d.Name
+		cached, pending := k.Cache.unchanged(kindDeployment, ns, name, d)
+		if dep, ok := cached.(*appsv1.Deployment); ok {
+			return fromDeployment(dep), nil
+		}
 		client := k.Client.AppsV1().Deployments(ns)
 		if autoscaled {
 			cur, err := client.Get(ctx, name, metav1.GetOptions{})
@@ -202,10 +223,15 @@ func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscale
 		if err != nil {
 			return nil, classify(fmt.Errorf("apply deployment %s/%s: %w", ns, name, err))
 		}
+		k.Cache.applied(pending, dep)
 		return fromDeployment(dep), nil
 	}
 	s := objs.StatefulSet
 	ns, name := *s.Namespace, *s.Name
+	cached, pending := k.Cache.unchanged(kindStatefulSet, ns, name, s)
+	if sts, ok := cached.(*appsv1.StatefulSet); ok {
+		return fromStatefulSet(sts), nil
+	}
 	client := k.Client.AppsV1().StatefulSets(ns)
 	cur, err := client.Get(ctx, name, metav1.GetOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
@@ -226,6 +252,7 @@ func (k *Kube) applyWorkload(ctx context.Context, objs render.Objects, autoscale
 	if err != nil {
 		return nil, classify(fmt.Errorf("apply statefulset %s/%s: %w", ns, name, err))
 	}
+	k.Cache.applied(pending, sts)
 	return fromStatefulSet(sts), nil
 }
 

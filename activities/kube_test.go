@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -117,7 +118,6 @@ func TestApplyRefusesChangedStatefulVolumes(t *testing.T) {
 // Apply deletes what an earlier release made and the new one does not render, and never a volume.
 func TestApplyPrunes(t *testing.T) {
 	t.Parallel()
-	base := func() ApplyInput { return releaseInput(2) }
 	tests := []struct {
 		name       string
 		before     func(in *ApplyInput)
@@ -177,56 +177,85 @@ func TestApplyPrunes(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			first, second := base(), base()
-			if tt.before != nil {
-				tt.before(&first)
+		for _, cached := range []bool{false, true} {
+			name := tt.name
+			if cached {
+				name += ", from the cache"
 			}
-			if tt.after != nil {
-				tt.after(&second)
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				testApplyPrunes(t, cached, releaseWith(tt.before), releaseWith(tt.after), tt.wantPruned, tt.gone, tt.kept)
+			})
+		}
+	}
+}
+
+// releaseWith answers releaseInput(2), changed by change when there is one.
+func releaseWith(change func(in *ApplyInput)) ApplyInput {
+	in := releaseInput(2)
+	if change != nil {
+		change(&in)
+	}
+	return in
+}
+
+// testApplyPrunes applies first, then second, and checks what the second pruned; cached, it reads the
+// candidates from a synced cache and never gets them from the API.
+func testApplyPrunes(t *testing.T, cached bool, first, second ApplyInput, wantPruned []string, gone, kept []objectRef) {
+	ctx := context.Background()
+	second.ReleaseID = "r2"
+	cs, _ := deployedAs(t, first)
+	// the claim a StatefulSet controller would have made
+	_, _ = cs.CoreV1().PersistentVolumeClaims("acme").Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{
+		Name: "data-shop-web-0", Namespace: "acme", Labels: map[string]string{
+			contract.LabelTenant: "acme", contract.LabelApp: "shop", contract.LabelComponent: "web", "app.kubernetes.io/managed-by": "rainflow"}}},
+		metav1.CreateOptions{})
+	k := &Kube{Client: cs}
+	if cached {
+		k.Cache = startedCache(t, cs, KubeCacheConfig{})
+		cs.ClearActions()
+	}
+	got, err := k.Apply(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cs.Actions() {
+		if cached && a.GetVerb() == "get" && a.GetResource().Resource != "statefulsets" {
+			t.Errorf("pruning from the cache got %s %s", a.GetResource().Resource, a.(k8stesting.GetAction).GetName())
+		}
+	}
+	if !slices.Equal(got.Pruned, wantPruned) {
+		t.Fatalf("pruned %v, want %v", got.Pruned, wantPruned)
+	}
+	for _, o := range gone {
+		if _, err := k.get(ctx, o.kind, "acme", o.name); !apierrors.IsNotFound(err) {
+			t.Errorf("%s/%s remains (err %v)", o.kind, o.name, err)
+		}
+	}
+	for _, o := range kept {
+		if o.kind == kindVolume {
+			if _, err := cs.CoreV1().PersistentVolumeClaims("acme").Get(ctx, o.name, metav1.GetOptions{}); err != nil {
+				t.Errorf("volume %s was deleted: %v", o.name, err)
 			}
-			second.ReleaseID = "r2"
-			cs, _ := deployedAs(t, first)
-			// the claim a StatefulSet controller would have made
-			_, _ = cs.CoreV1().PersistentVolumeClaims("acme").Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{
-				Name: "data-shop-web-0", Namespace: "acme", Labels: map[string]string{
-					contract.LabelTenant: "acme", contract.LabelApp: "shop", contract.LabelComponent: "web", "app.kubernetes.io/managed-by": "rainflow"}}},
-				metav1.CreateOptions{})
-			k := &Kube{Client: cs}
-			got, err := k.Apply(ctx, second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(got.Pruned, tt.wantPruned) {
-				t.Fatalf("pruned %v, want %v", got.Pruned, tt.wantPruned)
-			}
-			for _, o := range tt.gone {
-				if _, err := k.get(ctx, o.kind, "acme", o.name); !apierrors.IsNotFound(err) {
-					t.Errorf("%s/%s remains (err %v)", o.kind, o.name, err)
-				}
-			}
-			for _, o := range tt.kept {
-				if o.kind == kindVolume {
-					if _, err := cs.CoreV1().PersistentVolumeClaims("acme").Get(ctx, o.name, metav1.GetOptions{}); err != nil {
-						t.Errorf("volume %s was deleted: %v", o.name, err)
-					}
-					continue
-				}
-				if _, err := k.get(ctx, o.kind, "acme", o.name); err != nil {
-					t.Errorf("%s/%s is missing: %v", o.kind, o.name, err)
-				}
-			}
-			// nothing left to prune the second time
-			again, err := k.Apply(ctx, second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(again.Pruned) != 0 {
-				t.Fatalf("pruned again: %v", again.Pruned)
-			}
-		})
+			continue
+		}
+		if _, err := k.get(ctx, o.kind, "acme", o.name); err != nil {
+			t.Errorf("%s/%s is missing: %v", o.kind, o.name, err)
+		}
+	}
+	// nothing left to prune the second time (once the cache saw the deletes)
+	for _, o := range gone {
+		if !cached {
+			break
+		}
+		eventually(t, "the cache sees "+o.kind+" deleted", func() bool { return k.Cache.get(o.kind, "acme", o.name) == nil })
+	}
+	again, err := k.Apply(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Pruned) != 0 {
+		t.Fatalf("pruned again: %v", again.Pruned)
 	}
 }
 

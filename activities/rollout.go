@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"go.temporal.io/sdk/activity"
 
@@ -82,7 +83,21 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 		p.Stuck = map[string]time.Time{}
 	}
 	name := workloadName(in.Workload, in.Deployment)
-	tick := time.NewTicker(orDuration(k.PollInterval, 500*time.Millisecond))
+	// With a synced cache, the wait reads the cache and wakes on its events for the workload, its pods
+	// and its Service's endpoints; the tick then only rechecks what time alone changes (how long a pod
+	// has been stuck, the deadline). Without one, it polls the API.
+	interval := orDuration(k.PollInterval, 500*time.Millisecond)
+	var changed <-chan struct{}
+	if k.Cache.Synced() {
+		keys := []string{in.Namespace + "/" + name}
+		if in.Service != "" && in.Service != name {
+			keys = append(keys, in.Namespace+"/"+in.Service)
+		}
+		ch, stop := k.Cache.waiters.watch(keys...)
+		defer stop()
+		changed, interval = ch, cacheRecheck*interval
+	}
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		done, err := k.observe(ctx, in, &p)
@@ -111,16 +126,33 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): the worker is stopping",
 				in.Namespace, name, p.Available, p.Desired)
 		case <-tick.C:
+		case <-changed:
 		}
 	}
 }
 
-// observe reads the rollout once into p and tells whether it is complete.
+// cacheRecheck is how many poll intervals a wait on the cache's events goes without an event before it
+// looks again.
+const cacheRecheck = 4
+
+// observe reads the rollout once into p and tells whether it is complete: from the cache when it is
+// synced (the API when the cache has no workload yet), else from the API.
 func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgress) (bool, error) {
 	name := workloadName(in.Workload, in.Deployment)
-	w, err := k.getWorkload(ctx, in.Namespace, in.Kind, name)
-	if err != nil {
-		return false, err
+	var w *workloadState
+	fromCache := k.Cache.Synced()
+	if fromCache {
+		if in.Kind != "" && in.Kind != render.KindDeployment && in.Kind != render.KindStatefulSet {
+			return false, permanent(ErrTypeInvalidSpec, fmt.Errorf("workload %s/%s: unknown kind %q", in.Namespace, name, in.Kind))
+		}
+		w = k.Cache.cachedWorkload(in.Namespace, in.Kind, name)
+	}
+	if w == nil {
+		var err error
+		if w, err = k.getWorkload(ctx, in.Namespace, in.Kind, name); err != nil {
+			return false, err
+		}
+		fromCache = false // the cache lags: read the pods from the API too
 	}
 	if w == nil { // retried: an apply that just happened may not be visible yet
 		return false, fmt.Errorf("get workload %s/%s: not found", in.Namespace, name)
@@ -130,7 +162,7 @@ func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgr
 	if w.Stalled != "" {
 		return false, permanent(ErrTypeRolloutStalled, fmt.Errorf("rollout of %s/%s stalled: %s", in.Namespace, name, w.Stalled))
 	}
-	problems, err := k.checkPods(ctx, w, p)
+	problems, err := k.checkPods(ctx, fromCache, w, p)
 	if err != nil {
 		return false, err
 	}
@@ -144,7 +176,7 @@ func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgr
 	}
 	p.Message = strings.Join(problems, "; ")
 	if in.Service != "" {
-		n, err := k.readyEndpoints(ctx, in.Namespace, in.Service)
+		n, err := k.readyEndpoints(ctx, fromCache, in.Namespace, in.Service)
 		if err != nil {
 			return false, err
 		}
@@ -155,19 +187,15 @@ func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgr
 
 // checkPods records pod problems and fails once one has lasted longer than StuckAfter; it answers
 // the problems it saw.
-func (k *Kube) checkPods(ctx context.Context, w *workloadState, p *RolloutProgress) ([]string, error) {
-	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
+func (k *Kube) checkPods(ctx context.Context, fromCache bool, w *workloadState, p *RolloutProgress) ([]string, error) {
+	pods, err := k.podsOf(ctx, fromCache, w)
 	if err != nil {
-		return nil, permanent(ErrTypeInvalidSpec, fmt.Errorf("selector of %s %s/%s: %w", w.Kind, w.Namespace, w.Name, err))
-	}
-	pods, err := k.Client.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
-		return nil, classify(fmt.Errorf("list pods of %s/%s: %w", w.Namespace, w.Name, err))
+		return nil, err
 	}
 	now := time.Now()
 	seen := map[string]bool{}
 	var problems []string
-	for _, pod := range pods.Items {
+	for _, pod := range pods {
 		if pod.DeletionTimestamp != nil {
 			continue
 		}
@@ -188,7 +216,7 @@ func (k *Kube) checkPods(ctx context.Context, w *workloadState, p *RolloutProgre
 			}
 		}
 		if pod.Status.Phase == corev1.PodPending {
-			if c := podCondition(&pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
+			if c := podCondition(pod, corev1.PodScheduled); c != nil && c.Status == corev1.ConditionFalse {
 				problems = append(problems, fmt.Sprintf("pod %s unschedulable: %s", pod.Name, c.Message))
 			}
 		}
@@ -239,15 +267,53 @@ func eventTime(e *corev1.Event) time.Time {
 	return e.EventTime.Time
 }
 
-func (k *Kube) readyEndpoints(ctx context.Context, ns, svc string) (int32, error) {
-	slices, err := k.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
-		LabelSelector: discoveryv1.LabelServiceName + "=" + svc,
-	})
+// podsOf answers the workload's pods: from the cache (its pods carry the workload's name as their
+// instance label), else listed by the workload's selector.
+func (k *Kube) podsOf(ctx context.Context, fromCache bool, w *workloadState) ([]*corev1.Pod, error) {
+	sel, err := metav1.LabelSelectorAsSelector(w.Selector)
 	if err != nil {
-		return 0, classify(fmt.Errorf("list endpoint slices of %s/%s: %w", ns, svc, err))
+		return nil, permanent(ErrTypeInvalidSpec, fmt.Errorf("selector of %s %s/%s: %w", w.Kind, w.Namespace, w.Name, err))
+	}
+	if fromCache {
+		var out []*corev1.Pod
+		for _, pod := range k.Cache.pods(w.Namespace, w.Name) {
+			if sel.Matches(labels.Set(pod.Labels)) {
+				out = append(out, pod)
+			}
+		}
+		return out, nil
+	}
+	pods, err := k.Client.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, classify(fmt.Errorf("list pods of %s/%s: %w", w.Namespace, w.Name, err))
+	}
+	out := make([]*corev1.Pod, len(pods.Items))
+	for i := range pods.Items {
+		out[i] = &pods.Items[i]
+	}
+	return out, nil
+}
+
+// readyEndpoints counts the ready addresses of the Service's endpoint slices: from the cache (the
+// slices carry their Service's labels), else, or while the cache has none, listed from the API.
+func (k *Kube) readyEndpoints(ctx context.Context, fromCache bool, ns, svc string) (int32, error) {
+	var slices []*discoveryv1.EndpointSlice
+	if fromCache {
+		slices = k.Cache.endpointSlices(ns, svc)
+	}
+	if len(slices) == 0 {
+		list, err := k.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+			LabelSelector: discoveryv1.LabelServiceName + "=" + svc,
+		})
+		if err != nil {
+			return 0, classify(fmt.Errorf("list endpoint slices of %s/%s: %w", ns, svc, err))
+		}
+		for i := range list.Items {
+			slices = append(slices, &list.Items[i])
+		}
 	}
 	addrs := map[string]bool{}
-	for _, s := range slices.Items {
+	for _, s := range slices {
 		for _, ep := range s.Endpoints {
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
 				continue

@@ -18,7 +18,7 @@ import (
 
 func deployment(replicas int32, st appsv1.DeploymentStatus) *appsv1.Deployment {
 	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Namespace: "acme", Generation: 2},
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Namespace: "acme", Generation: 2, Labels: cachedLabels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"rainflow.io/component": "web"}},
@@ -27,9 +27,38 @@ func deployment(replicas int32, st appsv1.DeploymentStatus) *appsv1.Deployment {
 	}
 }
 
+// cachedLabels are the labels that put a workload in the KubeCache.
+var cachedLabels = map[string]string{labelManagedBy: "rainflow", labelInstance: "shop-web"}
+
+// rolloutKube is a Kube over the objects for the rollout tests, with a synced cache when cached.
+func rolloutKube(t *testing.T, cached bool, objects ...runtime.Object) *Kube {
+	t.Helper()
+	cs := fake.NewClientset(objects...)
+	k := &Kube{Client: cs, PollInterval: 10 * time.Millisecond, StuckAfter: 50 * time.Millisecond}
+	if cached {
+		k.Cache = startedCache(t, cs, KubeCacheConfig{})
+	}
+	return k
+}
+
+// withAndWithoutCache runs the test case once reading the API and once reading a synced cache.
+func withAndWithoutCache(t *testing.T, name string, test func(t *testing.T, cached bool)) {
+	for _, cached := range []bool{false, true} {
+		n := name
+		if cached {
+			n += ", from the cache"
+		}
+		t.Run(n, func(t *testing.T) {
+			t.Parallel()
+			test(t, cached)
+		})
+	}
+}
+
 func waitingPod(reason string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-web-1", Namespace: "acme", Labels: map[string]string{"rainflow.io/component": "web"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-web-1", Namespace: "acme", Labels: map[string]string{"rainflow.io/component": "web",
+			labelManagedBy: "rainflow", labelInstance: "shop-web"}},
 		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "web", State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: "details"}},
 		}}},
@@ -64,9 +93,8 @@ func TestWaitRollout(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			k := &Kube{Client: fake.NewClientset(tt.objects...), PollInterval: 10 * time.Millisecond, StuckAfter: 50 * time.Millisecond}
+		withAndWithoutCache(t, tt.name, func(t *testing.T, cached bool) {
+			k := rolloutKube(t, cached, tt.objects...)
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
 			env.RegisterActivity(k)
@@ -87,7 +115,7 @@ func TestWaitRollout(t *testing.T) {
 
 func statefulSet(replicas int32, st appsv1.StatefulSetStatus) *appsv1.StatefulSet {
 	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Namespace: "acme", Generation: 2},
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-web", Namespace: "acme", Generation: 2, Labels: cachedLabels},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"rainflow.io/component": "web"}},
@@ -144,9 +172,8 @@ func TestWaitRolloutStatefulSet(t *testing.T) {
 		{name: "asked for a Deployment it does not have: retried", kind: "Deployment", objects: []runtime.Object{statefulSet(3, done)}, retryable: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			k := &Kube{Client: fake.NewClientset(tt.objects...), PollInterval: 10 * time.Millisecond, StuckAfter: 50 * time.Millisecond}
+		withAndWithoutCache(t, tt.name, func(t *testing.T, cached bool) {
+			k := rolloutKube(t, cached, tt.objects...)
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
 			env.RegisterActivity(k)

@@ -117,6 +117,12 @@ func (k *Kube) getWorkload(ctx context.Context, ns, kind, name string) (*workloa
 			return nil, classify(fmt.Errorf("get statefulset %s/%s: %w", ns, name, err))
 		}
 	}
+	return pickWorkload(found), nil
+}
+
+// pickWorkload chooses among the workloads of one name: the one not being deleted, then the newest;
+// nil when there is none.
+func pickWorkload(found []*workloadState) *workloadState {
 	var best *workloadState
 	for _, w := range found {
 		if best == nil || (best.Terminating && !w.Terminating) ||
@@ -124,7 +130,7 @@ func (k *Kube) getWorkload(ctx context.Context, ns, kind, name string) (*workloa
 			best = w
 		}
 	}
-	return best, nil
+	return best
 }
 
 // workload answers the component's workload. A component without one (never deployed, or deleted)

@@ -53,7 +53,19 @@ type benchEnv struct {
 	kube kubernetes.Interface
 	st   *store.Store
 	seq  atomic.Int64 // numbers operations, for unique operation and workflow ids
+	// caches are the KubeCaches of the workers that have one, by task queue.
+	caches map[string]*activities.KubeCache
 }
+
+// The bench worker serves the deploys on three task queues, each with its own Kube activities, so that
+// the Kubernetes side of a deploy can be compared before and after the cache in one run:
+// contract.TaskQueueOperations as `rainflow worker` runs them (a KubeCache that keeps the release labels
+// of unchanged objects), benchQueueNoCache without a cache (every read and apply goes to the API), and
+// benchQueueStrictLabels with a cache that rewrites the release label of every object a deploy applies.
+const (
+	benchQueueNoCache      = "bench-operations-no-cache"
+	benchQueueStrictLabels = "bench-operations-strict-labels"
+)
 
 // benchComponent is a component the store holds, ready to be deployed.
 type benchComponent struct {
@@ -84,17 +96,29 @@ func newBenchEnv(b *testing.B, ctx context.Context, info devstack.Info) *benchEn
 	require.NoError(b, err)
 	b.Cleanup(func() { _ = st.Close() })
 
-	w := workers.NewOperations(tc, workers.Activities{
-		Kube:     &activities.Kube{Client: kube},
-		Registry: &activities.Registry{},
-		Store:    &activities.Store{Releases: st},
-	}, workers.Options{PreferredVersion: beforeLocalSteps})
-	w.RegisterWorkflowWithOptions(bareThreeActivities, workflow.RegisterOptions{Name: bareWorkflowName})
-	w.RegisterActivityWithOptions(bareActivity, activity.RegisterOptions{Name: bareActivityName})
-	require.NoError(b, w.Start())
-	b.Cleanup(w.Stop)
+	env := &benchEnv{info: info, tc: tc, kube: kube, st: st, caches: map[string]*activities.KubeCache{}}
+	cacheCtx, stopCaches := context.WithCancel(ctx)
+	b.Cleanup(stopCaches)
+	for _, queue := range []string{contract.TaskQueueOperations, benchQueueNoCache, benchQueueStrictLabels} {
+		k := &activities.Kube{Client: kube}
+		if queue != benchQueueNoCache {
+			k.Cache = activities.NewKubeCache(kube, activities.KubeCacheConfig{KeepReleaseLabels: queue == contract.TaskQueueOperations}, logger)
+			require.True(b, k.Cache.Start(cacheCtx), "kube cache of %s not synced", queue)
+			env.caches[queue] = k.Cache
+		}
+		w := workers.NewOperationsOn(tc, queue, workers.Activities{
+			Kube:     k,
+			Registry: &activities.Registry{},
+			Store:    &activities.Store{Releases: st},
+		}, workers.Options{PreferredVersion: beforeLocalSteps})
+		if queue == contract.TaskQueueOperations {
+			w.RegisterWorkflowWithOptions(bareThreeActivities, workflow.RegisterOptions{Name: bareWorkflowName})
+			w.RegisterActivityWithOptions(bareActivity, activity.RegisterOptions{Name: bareActivityName})
+		}
+		require.NoError(b, w.Start())
+		b.Cleanup(w.Stop)
+	}
 
-	env := &benchEnv{info: info, tc: tc, kube: kube, st: st}
 	env.waitServed(b, ctx)
 	return env
 }
@@ -161,6 +185,11 @@ func (e *benchEnv) deploy(ctx context.Context, c benchComponent, spec contract.C
 	return e.deployAs(ctx, c, spec, "op")
 }
 
+// deployOn is deploy served by the worker of the task queue.
+func (e *benchEnv) deployOn(ctx context.Context, queue string, c benchComponent, spec contract.ComponentSpec) (string, error) {
+	return e.deployWith(ctx, queue, c, spec, "op")
+}
+
 // beforeMarker, in a deploy's operation id, makes the bench worker run it with the steps before
 // workflows.ChangeLocalSteps: regular activities only, and a rollout wait even when there is nothing
 // to roll out.
@@ -177,10 +206,16 @@ func beforeLocalSteps(in worker.PreferredVersionProviderInput) *worker.VersionPr
 
 // deployAs is deploy with an operation id that starts with prefix.
 func (e *benchEnv) deployAs(ctx context.Context, c benchComponent, spec contract.ComponentSpec, prefix string) (string, error) {
+	return e.deployWith(ctx, contract.TaskQueueOperations, c, spec, prefix)
+}
+
+func (e *benchEnv) deployWith(ctx context.Context, queue string, c benchComponent, spec contract.ComponentSpec, prefix string) (string, error) {
 	opID := fmt.Sprintf("%s-%s-%d", prefix, c.ref.Tenant, e.seq.Add(1))
 	in := contract.DeployInput{OperationID: opID, Ref: c.ref, ComponentID: c.id, Spec: spec, RequestedBy: "bench"}
 	id := "bench/" + c.ref.Tenant + "/" + c.ref.Component + "/" + opID
-	run, err := e.tc.ExecuteWorkflow(ctx, benchStartOptions(id, c.ref, contract.OperationDeploy), contract.WorkflowDeploy, in)
+	opts := benchStartOptions(id, c.ref, contract.OperationDeploy)
+	opts.TaskQueue = queue
+	run, err := e.tc.ExecuteWorkflow(ctx, opts, contract.WorkflowDeploy, in)
 	if err != nil {
 		return id, fmt.Errorf("start deploy of %s: %w", c.ref.Component, err)
 	}

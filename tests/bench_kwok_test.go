@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -40,6 +41,12 @@ func BenchmarkDeployThousandKwok(b *testing.B) {
 	ctx := benchContext(b, 25*time.Minute)
 	env := newBenchEnv(b, ctx, info)
 	spec := contract.ComponentSpec{Image: info.RegistryAddr + "/rainflow/hello:1", Replicas: 1}
+	// RAINFLOW_BENCH_NO_CACHE=1 deploys without the worker's KubeCache (rollout waits poll the API)
+	queue := contract.TaskQueueOperations
+	if os.Getenv("RAINFLOW_BENCH_NO_CACHE") != "" {
+		queue = benchQueueNoCache
+	}
+	b.Logf("deploys served on %s", queue)
 
 	var all inFlight
 	var cpuFrom, cpuTo cpuSample // of the last round
@@ -51,7 +58,7 @@ func BenchmarkDeployThousandKwok(b *testing.B) {
 		cpuFrom = sampleCPU(info.PID)
 		b.StartTimer()
 		res, err := runInFlight(roundCtx, len(comps), thousandInFlight, func(ctx context.Context, _, i int) (string, error) {
-			return env.deploy(ctx, comps[i], spec)
+			return env.deployOn(ctx, queue, comps[i], spec)
 		})
 		b.StopTimer()
 		cancel()

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rainflow/rainflow/activities/render"
+	"github.com/rainflow/rainflow/contract"
 )
 
 // Deploy benchmarks on the real stack (issue 4). Run them with `make bench-deploy`; they hold the
@@ -23,16 +24,22 @@ const orchestrationInFlight = 16
 // bare workflow of three trivial activities, both orchestrationInFlight at a time:
 //
 //   - bare-3-activities: the baseline, what any three-step workflow costs on this dev server.
-//   - deploy-noop-before-local-steps: the same no-op deploy with workflows.ChangeLocalSteps off (the
-//     worker's PreferredVersion): every step a regular activity, the rollout read by WaitRollout.
-//   - deploy-noop: contract.WorkflowDeploy of a component whose spec already runs and is ready: every
-//     step runs for real (resolve the image in the registry, apply the namespace, read the current
-//     release, server-side apply the Service and Deployment, record the release) as local activities,
-//     but nothing rolls out: the apply shows the Deployment complete, so there is no rollout to wait for.
-//     x-before is its ops/s over the one before.
+//   - deploy-noop-no-cache: contract.WorkflowDeploy of a component whose spec already runs and is ready:
+//     every step runs for real (resolve the image in the registry, apply the namespace, read the
+//     current release, server-side apply the Service and Deployment, record the release) as local
+//     activities, but nothing rolls out: the apply shows the Deployment complete, so there is no rollout
+//     to wait for. Its worker has no KubeCache: every read and apply goes to the Kubernetes API (the
+//     deploy before the cache).
+//   - deploy-noop-strict-labels: the same with a KubeCache that prunes from the cache and skips the
+//     applies that cannot change anything, but rewrites the release label of every object of a new
+//     release (so only the namespace and its LimitRange are skipped).
+//   - deploy-noop: the same as `rainflow worker` runs it: the cache keeps the release label of an object
+//     a deploy does not otherwise change, so a no-op deploy applies nothing. x-no-cache is its ops/s
+//     over deploy-noop-no-cache's.
 //
+// The cached sides report applies/op and skipped/op, the applies their cache let through and skipped.
 // Each reports ops/s (workflows completed per second) and latency-ms (mean start-to-result as the
-// client sees it); deploy-noop also reports x-bare, its time per operation over the bare workflow's
+// client sees it); the deploys also report x-bare, its time per operation over the bare workflow's
 // (bare ops/s ÷ deploy ops/s, from the bare run just before it: the orchestration overhead). wf-ms,
 // wft-ms, act-queue-ms and act-exec-ms split a sample of the workflows' histories into workflow tasks,
 // activity queueing and activity execution; the log lists them per activity type. temporal-cpu-ms and
@@ -61,31 +68,41 @@ func BenchmarkOrchestration(b *testing.B) {
 	require.NoError(b, saveHistory(ctx, env.tc, historyDir, first.ids[0], "deploy-local-rollout"))
 	generations := env.generations(b, ctx, comps)
 
-	var bareOpsPerSec, beforeOpsPerSec float64
+	var bareOpsPerSec, noCacheOpsPerSec float64
 	b.Run("bare-3-activities", func(b *testing.B) {
 		bareOpsPerSec = measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
 			return env.bare(ctx, comps[slot].ref)
 		})
 	})
-	b.Run("deploy-noop-before-local-steps", func(b *testing.B) {
-		beforeOpsPerSec = measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
-			return env.deployAs(ctx, comps[slot], spec, beforeMarker)
+	for _, side := range []struct{ name, queue string }{
+		{"deploy-noop-no-cache", benchQueueNoCache},
+		{"deploy-noop-strict-labels", benchQueueStrictLabels},
+		{"deploy-noop", contract.TaskQueueOperations},
+	} {
+		b.Run(side.name, func(b *testing.B) {
+			cache := env.caches[side.queue]
+			var sent0, skipped0 int64
+			if cache != nil {
+				sent0, skipped0 = cache.ApplyCounts()
+			}
+			ops := measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
+				return env.deployOn(ctx, side.queue, comps[slot], spec)
+			})
+			if cache != nil {
+				sent, skipped := cache.ApplyCounts()
+				b.ReportMetric(float64(sent-sent0)/float64(b.N), "applies/op")
+				b.ReportMetric(float64(skipped-skipped0)/float64(b.N), "skipped/op")
+			}
+			if bareOpsPerSec > 0 {
+				b.ReportMetric(bareOpsPerSec/ops, "x-bare")
+			}
+			if side.queue == benchQueueNoCache {
+				noCacheOpsPerSec = ops
+			} else if noCacheOpsPerSec > 0 {
+				b.ReportMetric(ops/noCacheOpsPerSec, "x-no-cache")
+			}
 		})
-		if bareOpsPerSec > 0 {
-			b.ReportMetric(bareOpsPerSec/beforeOpsPerSec, "x-bare")
-		}
-	})
-	b.Run("deploy-noop", func(b *testing.B) {
-		ops := measureInFlight(b, ctx, env, func(ctx context.Context, slot, _ int) (string, error) {
-			return env.deploy(ctx, comps[slot], spec)
-		})
-		if bareOpsPerSec > 0 {
-			b.ReportMetric(bareOpsPerSec/ops, "x-bare")
-		}
-		if beforeOpsPerSec > 0 {
-			b.ReportMetric(ops/beforeOpsPerSec, "x-before")
-		}
-	})
+	}
 	noop, err := env.deploy(ctx, comps[0], spec)
 	require.NoError(b, err)
 	require.NoError(b, saveHistory(ctx, env.tc, historyDir, noop, "deploy-local-noop"))

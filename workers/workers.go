@@ -46,10 +46,16 @@ const taskPollers = 8
 // NewOperations returns the worker of the operations task queue: the lifecycle workflows and the
 // Kubernetes, registry and store activities they call.
 func NewOperations(c client.Client, acts Activities, opts Options) worker.Worker {
+	return NewOperationsOn(c, contract.TaskQueueOperations, acts, opts)
+}
+
+// NewOperationsOn is NewOperations on another task queue: a benchmark serves the same workflows with
+// differently built activities on two queues side by side.
+func NewOperationsOn(c client.Client, queue string, acts Activities, opts Options) worker.Worker {
 	if opts.MaxConcurrentActivities <= 0 {
 		opts.MaxConcurrentActivities = 100
 	}
-	w := worker.New(c, contract.TaskQueueOperations, worker.Options{
+	w := worker.New(c, queue, worker.Options{
 		MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities,
 		WorkerStopTimeout:                  opts.StopTimeout,
 		// The SDK's default of 2 pollers left a deploy's workflow tasks waiting most of its time

@@ -33,6 +33,9 @@ type workerConfig struct {
 	AdminListen      string
 	CollectorURL     string
 	Builds           buildsConfig
+	// KubeCacheSync bounds the wait for the Kubernetes cache at start; 0 runs without the cache.
+	KubeCacheSync     time.Duration
+	KeepReleaseLabels bool
 }
 
 func (c *workerConfig) define(f *flags) {
@@ -47,6 +50,11 @@ func (c *workerConfig) define(f *flags) {
 		"address of /healthz (200 while polling) and /metrics (the Temporal SDK's and the process's); a second worker on the same machine needs another address, or empty for none")
 	f.str(&c.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "",
 		"the collector that receives operations' event logs (http://host:port); empty sends none")
+	f.duration(&c.KubeCacheSync, "kube-cache-sync", "", 30*time.Second,
+		"how long to wait at start for the cache of the Kubernetes objects rainflow manages (read instead of the API, skips applies that change nothing, wakes rollout waits); "+
+			"not synced by then, the activities read the API until it is; 0 runs without the cache")
+	f.BoolVar(&c.KeepReleaseLabels, "keep-release-labels", true,
+		"with the cache: an object a deploy would not change otherwise keeps the release label of the release that last changed it (no apply at all)")
 	c.Builds.define(f)
 }
 
@@ -108,8 +116,20 @@ func runWorker(ctx context.Context, args []string) error {
 				func() float64 { return float64(events.Dropped()) }))
 		intercept = append(intercept, opevents.NewInterceptor(events))
 	}
+	var kubeCache *activities.KubeCache
+	if cfg.KubeCacheSync > 0 {
+		kubeCache = activities.NewKubeCache(kube, activities.KubeCacheConfig{SyncTimeout: cfg.KubeCacheSync,
+			KeepReleaseLabels: cfg.KeepReleaseLabels}, logger.With("log", "kube-cache"))
+		kubeCache.Start(ctx)
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rainflow_worker_kube_applies_sent_total",
+				Help: "Server-side applies the Kubernetes cache let through."}, func() float64 { sent, _ := kubeCache.ApplyCounts(); return float64(sent) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "rainflow_worker_kube_applies_skipped_total",
+				Help: "Server-side applies skipped: the object was as this worker's last apply of the same configuration left it."},
+				func() float64 { _, skipped := kubeCache.ApplyCounts(); return float64(skipped) }))
+	}
 	w := workers.NewOperations(tc, workers.Activities{
-		Kube:     &activities.Kube{Client: kube, SecretEnv: st},
+		Kube:     &activities.Kube{Client: kube, SecretEnv: st, Cache: kubeCache},
 		Registry: &activities.Registry{Insecure: cfg.InsecureRegistry},
 		Store:    &activities.Store{Releases: st},
 		Routes:   &activities.Routes{Client: kube, Store: st},
