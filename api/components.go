@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/rainflow/rainflow/contract"
 	"github.com/rainflow/rainflow/store"
 )
@@ -74,17 +76,32 @@ func (s *Server) listComponents(w http.ResponseWriter, r *http.Request) error {
 		func(c store.Component) componentView { return newComponentView(t, a, c) })
 }
 
+// getComponent answers a component with its secret env names. It is the API's hottest read, so it is
+// routed outside tenantScope and reads the tenant, the caller's role there, the app, the component and
+// its secret env names in one query, then admits the caller exactly as tenantScope does (admitToTenant)
+// before it says anything about the app or the component.
 func (s *Server) getComponent(w http.ResponseWriter, r *http.Request) error {
-	t, a, c, err := s.componentOf(r)
-	if err != nil {
+	p, _ := PrincipalFrom(r.Context())
+	tenant, app, name := chi.URLParam(r, "tenant"), chi.URLParam(r, "app"), chi.URLParam(r, "component")
+	read, err := s.store.ReadComponent(r.Context(), tenant, p.UserID, app, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return hiddenTenant(tenant)
+	case err != nil:
 		return err
 	}
-	se, err := s.store.GetSecretEnv(r.Context(), c.ID)
-	if err != nil {
+	if _, err := admitToTenant(r, p, read.Tenant, read.Role); err != nil {
 		return err
+	}
+	t, a, c := read.Tenant, read.App, read.Component
+	switch {
+	case !read.HasApp:
+		return notFound("app %q not found in tenant %q", app, t.Name)
+	case !read.HasComponent:
+		return notFound("component %q not found in app %q of tenant %q", name, a.Name, t.Name)
 	}
 	v := newComponentView(t, a, c)
-	v.SecretEnv = &secretEnvSummary{Names: se.Names, Version: se.Version}
+	v.SecretEnv = &secretEnvSummary{Names: read.SecretEnv.Names, Version: read.SecretEnv.Version}
 	w.Header().Set("ETag", etagOf(c.Version))
 	writeJSON(w, http.StatusOK, v)
 	return nil

@@ -103,3 +103,61 @@ func TestCreateComponent(t *testing.T) {
 		})
 	}
 }
+
+// TestGetComponentAdmission: a component's GET admits its caller itself, from the one query that reads
+// the tenant with the component, as tenantScope admits every other route: members read, anyone else
+// learns nothing (the 404 of an unknown tenant, whatever the app and component), and a member learns
+// which of app and component is missing.
+func TestGetComponentAdmission(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.seed()
+	e.ok(http.StatusOK, request{method: "PUT", path: webPath + "/secret-env", body: `{"env":{"DB_PASSWORD":"hunter2"}}`})
+	e.member("ana", "acme", "viewer")
+	ana := e.token("ana")
+	e.ok(http.StatusCreated, request{method: "POST", path: "/v1/tenants", body: `{"name":"globex"}`})
+	e.member("mallory", "globex", "admin")
+	mallory := e.token("mallory")
+
+	tests := []struct {
+		name, token, path string
+		wantStatus        int
+		wantDetail        string
+	}{
+		{name: "viewer", token: ana, path: webPath, wantStatus: http.StatusOK},
+		{name: "platform admin", path: webPath, wantStatus: http.StatusOK},
+		{name: "member, unknown app", token: ana, path: "/v1/tenants/acme/apps/nope/components/web",
+			wantStatus: http.StatusNotFound, wantDetail: `app "nope" not found in tenant "acme"`},
+		{name: "member, unknown component", token: ana, path: "/v1/tenants/acme/apps/shop/components/nope",
+			wantStatus: http.StatusNotFound, wantDetail: `component "nope" not found in app "shop" of tenant "acme"`},
+		{name: "member, unknown tenant", token: ana, path: "/v1/tenants/nope/apps/shop/components/web",
+			wantStatus: http.StatusNotFound, wantDetail: `tenant "nope" not found`},
+		{name: "another tenant's admin", token: mallory, path: webPath,
+			wantStatus: http.StatusNotFound, wantDetail: `tenant "acme" not found`},
+		{name: "another tenant's admin, unknown app", token: mallory, path: "/v1/tenants/acme/apps/nope/components/web",
+			wantStatus: http.StatusNotFound, wantDetail: `tenant "acme" not found`},
+		{name: "another tenant's admin, unknown component", token: mallory, path: "/v1/tenants/acme/apps/shop/components/nope",
+			wantStatus: http.StatusNotFound, wantDetail: `tenant "acme" not found`},
+		{name: "no token", token: "-", path: webPath, wantStatus: http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := e.do(request{method: "GET", path: tt.path, token: tt.token})
+			if tt.wantStatus != http.StatusOK {
+				p := problemOf(t, rec, tt.wantStatus)
+				if tt.wantDetail != "" {
+					require.Equal(t, tt.wantDetail, p.Detail)
+				}
+				require.NotContains(t, rec.Body.String(), "DB_PASSWORD")
+				return
+			}
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.Equal(t, `"1"`, rec.Header().Get("ETag"))
+			body := jsonOf(t, rec)
+			require.Equal(t, map[string]any{"names": []any{"DB_PASSWORD"}, "version": float64(1)}, body["secretEnv"])
+			require.NotContains(t, rec.Body.String(), "hunter2", "never a secret value")
+			require.Equal(t, webPath, body["links"].(map[string]any)["self"])
+		})
+	}
+}

@@ -31,6 +31,9 @@ func accessLog(logger *slog.Logger) func(http.Handler) http.Handler {
 			case status >= 400:
 				level = slog.LevelWarn
 			}
+			if !logger.Enabled(r.Context(), level) {
+				return // the attributes (the route pattern is joined anew) only for a line written
+			}
 			logger.LogAttrs(r.Context(), level, "http request",
 				slog.String("request_id", RequestIDFrom(r.Context())),
 				slog.String("method", r.Method),

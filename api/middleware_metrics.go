@@ -16,7 +16,11 @@ func instrument(m *metrics) func(http.Handler) http.Handler {
 			start := time.Now()
 			m.inFlight.Inc()
 			defer m.inFlight.Dec()
-			ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			// the access log's wrapper, when it is outside, already counts what this one would
+			ww, ok := w.(middleware.WrapResponseWriter)
+			if !ok {
+				ww = middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+			}
 			next.ServeHTTP(ww, r)
 
 			status := ww.Status()

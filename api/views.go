@@ -62,10 +62,28 @@ type componentView struct {
 	Version   int64                  `json:"version"` // also the ETag
 	CreatedAt time.Time              `json:"createdAt"`
 	UpdatedAt time.Time              `json:"updatedAt"`
-	Links     map[string]string      `json:"links"`
+	Links     componentLinks         `json:"links"`
 	// SecretEnv names the component's secret env variables, never their values; a GET of the
 	// component only.
 	SecretEnv *secretEnvSummary `json:"secretEnv,omitempty"`
+}
+
+// componentLinks are a component's links. A struct rather than the other views' map: a component's
+// read is the API's hottest, and a map of eleven links was a quarter of its allocations (each key
+// sorted and copied again to encode it). Its fields are in the order of their JSON names, so that it
+// encodes as the map did, byte for byte.
+type componentLinks struct {
+	App        string `json:"app"`
+	Deploys    string `json:"deploys"`
+	Operations string `json:"operations"`
+	Releases   string `json:"releases"`
+	Restart    string `json:"restart"`
+	Routes     string `json:"routes"`
+	Scale      string `json:"scale"`
+	SecretEnv  string `json:"secretEnv"`
+	Self       string `json:"self"`
+	Start      string `json:"start"`
+	Stop       string `json:"stop"`
 }
 
 func newComponentView(t store.Tenant, a store.App, c store.Component) componentView {
@@ -73,11 +91,11 @@ func newComponentView(t store.Tenant, a store.App, c store.Component) componentV
 	return componentView{
 		Name: c.Name, Tenant: t.Name, App: a.Name, Spec: c.Spec, Version: c.Version,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Links: map[string]string{
-			"self": self, "app": appPath(t.Name, a.Name), "deploys": self + "/deploys",
-			"start": self + "/start", "stop": self + "/stop", "restart": self + "/restart", "scale": self + "/scale",
-			"operations": self + "/operations", "releases": self + "/releases", "secretEnv": self + "/secret-env",
-			"routes": self + "/routes",
+		Links: componentLinks{
+			Self: self, App: appPath(t.Name, a.Name), Deploys: self + "/deploys",
+			Start: self + "/start", Stop: self + "/stop", Restart: self + "/restart", Scale: self + "/scale",
+			Operations: self + "/operations", Releases: self + "/releases", SecretEnv: self + "/secret-env",
+			Routes: self + "/routes",
 		},
 	}
 }

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
@@ -23,6 +24,9 @@ type Store struct {
 	db     *gorm.DB
 	driver string
 	cfg    Config
+	// componentRead is ReadComponent's statement, prepared once (and by database/sql once per
+	// connection), closed by Close.
+	componentRead *sql.Stmt
 }
 
 // Open connects to the database the config names and applies the migrations it lacks.
@@ -94,6 +98,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = sqlDB.Close()
 		return nil, err
 	}
+	if err := s.prepareReads(ctx, sqlDB); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -102,6 +110,9 @@ func (s *Store) Close() error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return fmt.Errorf("close database: %w", err)
+	}
+	if s.componentRead != nil {
+		_ = s.componentRead.Close() // closing the pool closes it on every connection anyway
 	}
 	if err := sqlDB.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)

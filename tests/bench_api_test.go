@@ -15,9 +15,10 @@ import (
 
 // BenchmarkComponentReadMariaDB is api's BenchmarkComponentRead on a real MariaDB (the one the store
 // suite runs against): GET /v1/tenants/{t}/apps/{a}/components/{c} over HTTP on 127.0.0.1 through the
-// whole handler (a user's API token looked up, its membership checked, tenant, app and component read
-// from the store) at 1, 8 and 32 concurrent clients, reporting the latency's p50 and p99, the
-// throughput and the CPU time per request of this process (client and API server) and of mariadbd.
+// whole handler (a user's API token, from the token cache; the tenant with the caller's membership, the
+// app, the component and its secret env names in one query) at 1, 8 and 32 concurrent clients,
+// reporting the latency's p50 and p99, the throughput and the CPU time per request of this process
+// (client and API server) and of mariadbd.
 // Run it with `make bench-api`, which holds the stack lock.
 func BenchmarkComponentReadMariaDB(b *testing.B) {
 	ctx := b.Context()

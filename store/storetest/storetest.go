@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{name: "OperationPagination", run: testOperationPagination},
 		{name: "OperationLists", run: testOperationLists},
 		{name: "AppComponent", run: testAppComponent},
+		{name: "ComponentRead", run: testComponentRead},
 		{name: "Releases", run: testReleases},
 		{name: "Certificates", run: testCertificates},
 		{name: "Routes", run: testRoutes},
