@@ -26,6 +26,8 @@ type Collector struct {
 	running atomic.Pointer[running]
 	// cluster is the members sharing the apps and the runtime follower (forward.go, follow.go).
 	cluster
+	// drain is this replica's drain and the imports handed to it (drain.go).
+	drain drainer
 }
 
 // running is what Run opens and closes.
@@ -61,6 +63,7 @@ func New(cfg Config, logger *slog.Logger) (*Collector, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /v1/follow/positions", c.handlePositions)
+	c.drainRoutes(mux)
 	c.handler = c.forwarding(mux)
 	return c, nil
 }
@@ -113,6 +116,7 @@ func (c *Collector) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("shut down server: %w", err))
 	}
+	c.stopDrain()
 	stopBackground()
 	return errors.Join(runErr, c.stop(rn))
 }
@@ -122,6 +126,9 @@ func (c *Collector) start() (*running, error) {
 	st, err := openStore(c.cfg.DataDir, c.logger)
 	if err != nil {
 		return nil, err
+	}
+	if err := cleanImportLeftovers(c.cfg.DataDir); err != nil {
+		return nil, errors.Join(err, st.close())
 	}
 	h := newHub(func(n int) { c.metrics.dropped.Add(float64(n)) })
 	rn := &running{store: st, committer: newCommitter(st, c.cfg, c.listener, c.logger), hub: h,

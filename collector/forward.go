@@ -68,7 +68,7 @@ func (c *Collector) forwarding(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get(ForwardedHeader) != "" {
+		if r.Header.Get(ForwardedHeader) != "" && !c.members.draining.Load() { // a draining replica passes everything on
 			next.ServeHTTP(w, r)
 			return
 		}

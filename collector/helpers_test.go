@@ -37,7 +37,7 @@ func startCollector(t testing.TB, cfg Config, setup ...func(*Collector)) *testCo
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	require.Eventually(t, func() bool { return c.Addr() != nil }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return c.Addr() != nil }, 30*time.Second, time.Millisecond, "the collector listens") // a bound, not a goal: -race on a loaded machine is slow to start
 	stopped := false
 	tc := &testCollector{Collector: c, base: "http://" + c.Addr().String()}
 	tc.stop = func() {

@@ -107,7 +107,7 @@ func (m *maintainer) sweep() error {
 			m.logger.Warn("maintain stream", "stream", key.String(), "err", err)
 		}
 	}
-	return nil
+	return m.sweepCopies()
 }
 
 // streamKeys lists the streams under root: the directories streams/kind/tenant/app/name.
@@ -144,8 +144,12 @@ type sealedFile struct {
 }
 
 // maintain removes the sealed segments of one stream past retention, then compresses the plain ones left.
-func (m *maintainer) maintain(key StreamKey) error {
-	dir := key.dir(m.store.root)
+func (m *maintainer) maintain(key StreamKey) error { return m.maintainIn(m.store.root, key, true) }
+
+// maintainIn is maintain of the stream under root: the store's own (own), or an imported copy
+// (drain_import.go), which is not compressed and whose view is not kept open.
+func (m *maintainer) maintainIn(root string, key StreamKey, own bool) error {
+	dir := key.dir(root)
 	files, err := listSegments(dir)
 	if err != nil {
 		return fmt.Errorf("list segments: %w", err)
@@ -183,7 +187,9 @@ func (m *maintainer) maintain(key StreamKey) error {
 		if reason == "" {
 			break
 		}
-		m.store.updateView(key, func(s *stream) { s.dropSealed(sf.index) })
+		if own {
+			m.store.updateView(key, func(s *stream) { s.dropSealed(sf.index) })
+		}
 		if err := os.Remove(filepath.Join(dir, sf.name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove segment: %w", err)
 		}
@@ -199,7 +205,7 @@ func (m *maintainer) maintain(key StreamKey) error {
 		}
 	}
 	for _, sf := range sealed[removed:] {
-		if sf.compressed || m.stopping() {
+		if sf.compressed || !own || m.stopping() {
 			continue
 		}
 		seg, err := compressSegment(dir, sf.index)

@@ -52,16 +52,19 @@ func newRing(members []Member) *ring {
 }
 
 // owner returns the member that owns (tenant, app); false when there are no members.
-func (r *ring) owner(tenant, app string) (Member, bool) {
-	if len(r.members) == 0 {
-		return Member{}, false
-	}
+func (r *ring) owner(tenant, app string) (Member, bool) { return r.ownerExcept(tenant, app, "") }
+
+// ownerExcept is owner over every member but the one named skip (a draining replica: drain.go).
+func (r *ring) ownerExcept(tenant, app, skip string) (Member, bool) {
 	h := fnv1a(fnv1a(fnv1a(fnvOffset, tenant), "\x00"), app) // names have no NUL: ("ab", "c") ≠ ("a", "bc")
-	best, bestScore := 0, uint64(0)
+	best, bestScore := -1, uint64(0)
 	for i, seed := range r.seeds {
-		if s := mix64(h ^ seed); i == 0 || s > bestScore {
+		if s := mix64(h ^ seed); (best < 0 || s > bestScore) && r.members[i].Name != skip {
 			best, bestScore = i, s
 		}
+	}
+	if best < 0 {
+		return Member{}, false
 	}
 	return r.members[best], true
 }
@@ -102,6 +105,8 @@ type membership struct {
 	ring atomic.Pointer[ring]
 	// prev is the ring before the last change: a member that just left may still hand over its apps.
 	prev atomic.Pointer[ring]
+	// draining says this replica owns nothing any more: every app goes to its owner among the others.
+	draining atomic.Bool
 
 	mu      sync.Mutex
 	changed chan struct{}
@@ -139,7 +144,11 @@ func (m *membership) watch() <-chan struct{} {
 // owner returns the owner of (tenant, app) and whether it is this replica. With no members at all,
 // nobody owns anything and ok is false.
 func (m *membership) owner(tenant, app string) (owner Member, local, ok bool) {
-	owner, ok = m.ring.Load().owner(tenant, app)
+	skip := ""
+	if m.draining.Load() {
+		skip = m.self
+	}
+	owner, ok = m.ring.Load().ownerExcept(tenant, app, skip)
 	return owner, ok && owner.Name == m.self, ok
 }
 

@@ -69,6 +69,10 @@ func (c *Collector) handleRead(w http.ResponseWriter, r *http.Request) {
 		c.unionRead(w, r, rn, key, q, cursors)
 		return
 	}
+	if forwarded && v.Has(originParam) {
+		c.answerImported(w, key, v, q)
+		return
+	}
 	if forwarded && r.Header.Get(unionHeader) != "" && c.answerMember(w, rn, key, v, q) {
 		return
 	}

@@ -36,6 +36,12 @@ func (st *store) read(key StreamKey, q query) (page, error) {
 	if err != nil {
 		return page{}, err
 	}
+	return s.read(q)
+}
+
+// read is store.read of an open stream (or of an imported copy: drain_import.go).
+func (s *stream) read(q query) (page, error) {
+	key := s.key
 	segs := s.view()
 	pos := position{segment: segs[0].index}
 	if q.from != nil && q.from.segment >= segs[0].index { // older segments may be gone (retention)

@@ -115,23 +115,9 @@ func (sr *segmentRecords) Close() error {
 // segment may have been compressed or removed since the view was taken: it tries the other form, and
 // answers errSegmentGone when neither is there.
 func openRecords(dir string, seg segmentView, from int64) (*segmentRecords, error) {
-	names := []string{segmentName(seg.index), compressedName(seg.index)}
-	if seg.compressed {
-		names[0], names[1] = names[1], names[0]
-	}
-	var f *os.File
-	var err error
-	var name string
-	for _, name = range names {
-		if f, err = os.Open(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
-			break
-		}
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, errSegmentGone
-	}
+	f, name, err := openSegment(dir, seg)
 	if err != nil {
-		return nil, fmt.Errorf("open segment: %w", err)
+		return nil, err
 	}
 	sr := &segmentRecords{f: f}
 	if !strings.HasSuffix(name, compressedSuffix) {
@@ -152,6 +138,30 @@ func openRecords(dir string, seg segmentView, from int64) (*segmentRecords, erro
 	}
 	sr.recordReader = newRecordReader(sr.zr, from, seg.size)
 	return sr, nil
+}
+
+// openSegment opens segment seg of the stream in dir in whichever form it is now (see openRecords) and
+// returns the file and its name.
+func openSegment(dir string, seg segmentView) (*os.File, string, error) {
+	names := []string{segmentName(seg.index), compressedName(seg.index)}
+	if seg.compressed {
+		names[0], names[1] = names[1], names[0]
+	}
+	var f *os.File
+	var err error
+	var name string
+	for _, name = range names {
+		if f, err = os.Open(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", errSegmentGone
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("open segment: %w", err)
+	}
+	return f, name, nil
 }
 
 // lineTime is the Time of an encoded line, read from its start when it is where the encoder puts it.

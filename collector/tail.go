@@ -75,6 +75,13 @@ func (c *Collector) handleTail(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		lines, err = c.unionBackfill(r.Context(), key, lines, backfill, m.text)
 	}
+	var down *memberError
+	if errors.As(err, &down) {
+		c.logger.Warn("tail backfill: member did not answer", "stream", key.String(), "member", down.member, "err", down.err)
+		writeProblem(w, http.StatusServiceUnavailable, fmt.Sprintf(
+			"the stream's lines are spread over the collector replicas and %s did not answer (%v); retry later", down.member, down.err), 0)
+		return
+	}
 	if err != nil {
 		c.logger.Error("tail backfill", "stream", key.String(), "err", err)
 		writeProblem(w, http.StatusInternalServerError, "read backfill: "+err.Error(), 0)

@@ -45,6 +45,10 @@ type memberPart struct {
 	local  bool
 	first  time.Time // time of the member's first line of the stream; zero: it holds none
 	page   Page
+	// origin, when set, says the part is member's copy of a former member's part (drain_read.go).
+	origin string
+	// imported are the copies of former members' parts of the stream the member holds.
+	imported []importedCopy
 }
 
 // unionMembers returns the current members when the apps are shared with others, nil for a single
@@ -54,7 +58,7 @@ func (c *Collector) unionMembers() []Member {
 		return nil
 	}
 	ms := c.members.ring.Load().members
-	if len(ms) == 0 || len(ms) == 1 && ms[0].Name == c.cfg.Self {
+	if len(ms) == 0 || len(ms) == 1 && ms[0].Name == c.cfg.Self && !c.holdsImports() {
 		return nil
 	}
 	return ms
@@ -69,11 +73,18 @@ func (c *Collector) unionRead(w http.ResponseWriter, r *http.Request, rn *runnin
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Go(func() {
-			parts[i], errs[i] = c.readMember(r.Context(), rn, m, key, r.URL.Query(), q, cursors[m.Name], q.limit)
+			parts[i], errs[i] = c.readMember(r.Context(), rn, m, "", key, r.URL.Query(), q, cursors[m.Name], q.limit)
 		})
 	}
 	wg.Wait()
 	if c.writeMemberErrors(w, key, members, errs) {
+		return
+	}
+	parts, err := addImported(members, parts, func(p memberPart) (memberPart, error) {
+		return c.readMember(r.Context(), rn, p.member, p.origin, key, r.URL.Query(), q, cursors[p.name()], q.limit)
+	})
+	var me *memberError
+	if errors.As(err, &me) && c.writeMemberErrors(w, key, []Member{{Name: me.member}}, []error{me.err}) {
 		return
 	}
 	sortParts(parts)
@@ -90,12 +101,12 @@ func (c *Collector) unionRead(w http.ResponseWriter, r *http.Request, rn *runnin
 				more = true
 				break
 			}
-			next[p.member.Name] = p.page.Cursor // nothing matched from here: skip what it scanned
+			next[p.name()] = p.page.Cursor // nothing matched from here: skip what it scanned
 			continue
 		}
 		pg := p.page
 		if len(pg.Lines) > remaining { // the page ends inside this member: read exactly what fits
-			refetched, err := c.readMember(r.Context(), rn, p.member, key, r.URL.Query(), q, cursors[p.member.Name], remaining)
+			refetched, err := c.readMember(r.Context(), rn, p.member, p.origin, key, r.URL.Query(), q, cursors[p.name()], remaining)
 			if c.writeMemberErrors(w, key, []Member{p.member}, []error{err}) {
 				return
 			}
@@ -103,7 +114,7 @@ func (c *Collector) unionRead(w http.ResponseWriter, r *http.Request, rn *runnin
 			pg.More = true
 		}
 		lines = append(lines, pg.Lines...)
-		next[p.member.Name] = pg.Cursor
+		next[p.name()] = pg.Cursor
 		if pg.More {
 			more = true
 			break
@@ -123,7 +134,7 @@ func sortParts(parts []memberPart) {
 			}
 			return -1
 		}
-		return cmp.Or(a.first.Compare(b.first), strings.Compare(a.member.Name, b.member.Name))
+		return cmp.Or(a.first.Compare(b.first), strings.Compare(a.name(), b.name()))
 	})
 }
 
@@ -152,10 +163,10 @@ func (c *Collector) writeMemberErrors(w http.ResponseWriter, key StreamKey, memb
 }
 
 // readMember reads one page (limit lines from cursor; "" is the start) of a member's part of a
-// stream, from this replica's store or from the member.
-func (c *Collector) readMember(ctx context.Context, rn *running, m Member, key StreamKey, params url.Values, q query,
+// stream (with origin set: of its copy of origin's part), from this replica's store or from the member.
+func (c *Collector) readMember(ctx context.Context, rn *running, m Member, origin string, key StreamKey, params url.Values, q query,
 	cursor string, limit int) (memberPart, error) {
-	out := memberPart{member: m, local: m.Name == c.cfg.Self}
+	out := memberPart{member: m, local: m.Name == c.cfg.Self, origin: origin}
 	if out.local {
 		lq := q
 		lq.limit, lq.from = limit, nil
@@ -166,12 +177,16 @@ func (c *Collector) readMember(ctx context.Context, rn *running, m Member, key S
 			}
 			lq.from = &pos
 		}
-		p, err := rn.store.read(key, lq)
+		var p page
+		var err error
+		if origin != "" {
+			p, out.first, err = c.readImported(key, origin, lq)
+		} else if p, err = rn.store.read(key, lq); err == nil {
+			out.first, err = rn.store.firstTime(key)
+			out.imported = c.importedOrigins(key)
+		}
 		if err != nil {
 			return out, fmt.Errorf("read local stream: %w", err)
-		}
-		if out.first, err = rn.store.firstTime(key); err != nil {
-			return out, err
 		}
 		out.page = Page{Stream: key.String(), Lines: p.lines, Cursor: encodeCursor(key, p.next), More: p.more}
 		return out, nil
@@ -183,6 +198,9 @@ func (c *Collector) readMember(ctx context.Context, rn *running, m Member, key S
 		}
 	}
 	v.Set("limit", fmt.Sprint(limit))
+	if origin != "" {
+		v.Set(originParam, origin)
+	}
 	if cursor != "" {
 		v.Set("cursor", cursor)
 	}
@@ -214,6 +232,9 @@ func (c *Collector) getMember(ctx context.Context, m Member, key StreamKey, para
 	}
 	if err := json.Unmarshal(body, &out.page); err != nil {
 		return out, fmt.Errorf("decode member page: %w", err)
+	}
+	if s := res.Header.Get(importedHeader); s != "" {
+		out.imported = parseImported(s)
 	}
 	if s := res.Header.Get(streamStartHeader); s != "" {
 		if out.first, err = time.Parse(time.RFC3339Nano, s); err != nil {
@@ -248,14 +269,16 @@ func (c *Collector) answerMember(w http.ResponseWriter, rn *running, key StreamK
 	if !first.IsZero() {
 		w.Header().Set(streamStartHeader, first.Format(time.RFC3339Nano))
 	}
-	s := v.Get(lastParam)
-	if s == "" {
-		return false
+	if copies := c.importedOrigins(key); len(copies) > 0 {
+		w.Header().Set(importedHeader, formatImported(copies))
 	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > MaxTailBackfill {
-		writeProblem(w, http.StatusBadRequest, fmt.Sprintf("last %q is not a number from 0 to %d", s, MaxTailBackfill), 0)
+	n, isLast, err := lastOf(v)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, err.Error(), 0)
 		return true
+	}
+	if !isLast {
+		return false
 	}
 	st, end, err := rn.store.committedEnd(key)
 	var lines []Line
@@ -271,4 +294,17 @@ func (c *Collector) answerMember(w http.ResponseWriter, rn *running, key StreamK
 	}
 	writeJSON(w, http.StatusOK, Page{Stream: key.String(), Lines: lines})
 	return true
+}
+
+// lastOf is the ?last=n of a member read (a tail's backfill) and whether it is there.
+func lastOf(v url.Values) (int, bool, error) {
+	s := v.Get(lastParam)
+	if s == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > MaxTailBackfill {
+		return 0, false, fmt.Errorf("last %q is not a number from 0 to %d", s, MaxTailBackfill)
+	}
+	return n, true, nil
 }

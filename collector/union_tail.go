@@ -30,7 +30,7 @@ func (c *Collector) unionBackfill(ctx context.Context, key StreamKey, local []Li
 	for i, m := range members {
 		if m.Name == c.cfg.Self {
 			first, err := rn.store.firstTime(key)
-			parts[i], errs[i] = memberPart{member: m, local: true, first: first, page: Page{Lines: local}}, err
+			parts[i], errs[i] = memberPart{member: m, local: true, first: first, page: Page{Lines: local}, imported: c.importedOrigins(key)}, err
 			continue
 		}
 		wg.Go(func() {
@@ -44,8 +44,29 @@ func (c *Collector) unionBackfill(ctx context.Context, key StreamKey, local []Li
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("read backfill from %s: %w", members[i].Name, err)
+			if members[i].Name == c.cfg.Self {
+				return nil, fmt.Errorf("read local backfill: %w", err)
+			}
+			return nil, &memberError{member: members[i].Name, err: err}
 		}
+	}
+	parts, err := addImported(members, parts, func(p memberPart) (memberPart, error) {
+		if p.local {
+			lines, err := c.lastImported(key, p.origin, n, newMatcher(query{text: text, maxScanBytes: maxScanBytes}))
+			if err != nil {
+				return p, err
+			}
+			_, first, err := c.readImported(key, p.origin, query{limit: 1, maxScanBytes: maxScanBytes})
+			return memberPart{first: first, page: Page{Lines: lines}}, err
+		}
+		v := url.Values{lastParam: {fmt.Sprint(n)}, originParam: {p.origin}}
+		if text != "" {
+			v.Set("q", text)
+		}
+		return c.getMember(ctx, p.member, key, v)
+	})
+	if err != nil {
+		return nil, err
 	}
 	sortParts(parts)
 	var out []Line
@@ -54,3 +75,15 @@ func (c *Collector) unionBackfill(ctx context.Context, key StreamKey, local []Li
 	}
 	return out[max(0, len(out)-n):], nil
 }
+
+// memberError is a member that did not answer its part of a stream: the reader's 503, naming it.
+type memberError struct {
+	member string
+	err    error
+}
+
+func (e *memberError) Error() string {
+	return fmt.Sprintf("collector %s did not answer: %v", e.member, e.err)
+}
+
+func (e *memberError) Unwrap() error { return e.err }
