@@ -239,17 +239,43 @@ func TestFollowHandsOverMovedApps(t *testing.T) {
 	}
 	for _, app := range apps {
 		waitMessages(t, union(app), want("pod-"+app, 0, 20))
-		require.Contains(t, messages(readLocal(t, tc.nodes[0].base, webStream(app))), "pod-"+app+" 19", "c-0 follows every app now")
+	}
+	// c-1 may have read lines 15-19 itself before it let go: once c-0 owns every app (the handover is
+	// done), a line written now is c-0's to read
+	require.Eventually(t, func() bool { return ownsAll(tc.nodes[0].Collector, "t1", apps) }, 10*time.Second, 10*time.Millisecond,
+		"c-0 owns every app after the handover")
+	for _, app := range apps {
+		writeLines(tc.logs, "pod-"+app, 20, 21)
+	}
+	for _, app := range apps {
+		waitMessages(t, union(app), want("pod-"+app, 0, 21))
+		require.Contains(t, messages(readLocal(t, tc.nodes[0].base, webStream(app))), "pod-"+app+" 20", "c-0 follows every app now")
 	}
 	// c-1 comes back: its apps move back to it, handed over by c-0
 	tc.nodes[0].members.set(two)
 	tc.nodes[1].members.set(two)
 	for _, app := range apps {
-		writeLines(tc.logs, "pod-"+app, 20, 30)
+		writeLines(tc.logs, "pod-"+app, 21, 30)
 	}
 	for _, app := range apps {
 		waitMessages(t, union(app), want("pod-"+app, 0, 30))
 	}
+}
+
+// ownsAll tells whether c's runtime follower owns every app of the tenant (its handover done).
+func ownsAll(c *Collector, tenant string, apps []string) bool {
+	f := c.follower.Load()
+	if f == nil {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, app := range apps {
+		if !f.owned[appKey{tenant, app}] {
+			return false
+		}
+	}
+	return true
 }
 
 // clusterFollowing is two collectors sharing apps and following one fake cluster.
