@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -31,12 +30,17 @@ type accessEntry struct {
 	status                                int // as answered, 0 when nothing was written
 	bytes                                 int64
 	start                                 time.Time
+	end                                   time.Time // when the answer was written; zero: now
 }
 
-// logAccess writes one request's access log line and feeds the request and per-route metrics; both
-// the net/http path and the fast path end a request with it.
+// logAccess writes one request's access log line (none with a nil logger) and feeds the request and
+// per-route metrics; both the net/http path and the fast path end a request with it.
 func logAccess(ctx context.Context, logger *slog.Logger, m *metrics, ex *exchange, e accessEntry) {
-	elapsed := time.Since(e.start)
+	end := e.end
+	if end.IsZero() {
+		end = time.Now()
+	}
+	elapsed := end.Sub(e.start)
 	status := e.status
 	switch {
 	case ex.clientGone:
@@ -46,11 +50,14 @@ func logAccess(ctx context.Context, logger *slog.Logger, m *metrics, ex *exchang
 	case status == 0:
 		status = http.StatusOK
 	}
-	code := strconv.Itoa(status)
-	m.requests.WithLabelValues(code).Inc()
-	m.duration.WithLabelValues(code[:1] + "xx").Observe(elapsed.Seconds())
+	cm := m.codes.get(m, status)
+	cm.requests.Inc()
+	cm.duration.Observe(elapsed.Seconds())
 	if ex.route != nil {
 		ex.route.stats.get(m, ex.ingress).observe(status, elapsed, ex.upstreamErrors)
+	}
+	if logger == nil || !logger.Enabled(ctx, slog.LevelInfo) {
+		return // no attributes built for a discarded line
 	}
 
 	upstream := ""
@@ -58,19 +65,34 @@ func logAccess(ctx context.Context, logger *slog.Logger, m *metrics, ex *exchang
 		upstream = ex.upstream.Addr
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "http request",
-		slog.String("request_id", e.requestID),
-		slog.String("method", e.method),
-		slog.String("host", e.host),
-		slog.String("path", e.path),
-		slog.Int("status", status),
-		slog.Int64("bytes", e.bytes),
-		slog.Duration("duration", elapsed),
-		slog.String("remote", e.remote),
-		slog.String("ingress", ex.ingress),
-		slog.String("backend", ex.backend),
-		slog.String("upstream", upstream),
+		slog.String(accessKeyRequestID, e.requestID),
+		slog.String(accessKeyMethod, e.method),
+		slog.String(accessKeyHost, e.host),
+		slog.String(accessKeyPath, e.path),
+		slog.Int(accessKeyStatus, status),
+		slog.Int64(accessKeyBytes, e.bytes),
+		slog.Duration(accessKeyDuration, elapsed),
+		slog.String(accessKeyRemote, e.remote),
+		slog.String(accessKeyIngress, ex.ingress),
+		slog.String(accessKeyBackend, ex.backend),
+		slog.String(accessKeyUpstream, upstream),
 	)
 }
+
+// Keys of the access log's attributes; the collector side (accesslog_collector.go) reads them back.
+const (
+	accessKeyRequestID = "request_id"
+	accessKeyMethod    = "method"
+	accessKeyHost      = "host"
+	accessKeyPath      = "path"
+	accessKeyStatus    = "status"
+	accessKeyBytes     = "bytes"
+	accessKeyDuration  = "duration"
+	accessKeyRemote    = "remote"
+	accessKeyIngress   = "ingress"
+	accessKeyBackend   = "backend"
+	accessKeyUpstream  = "upstream"
+)
 
 // recorder remembers the status and size of an answer. Unwrap lets http.ResponseController (used by
 // ReverseProxy for flushing and for hijacking on Upgrade) reach the real writer.

@@ -39,6 +39,8 @@ type Config struct {
 	DefaultKey  string
 	// Health is the passive health of upstreams (ejection after consecutive failures).
 	Health PassiveHealth
+	// AccessLog sends the access lines of components' routes to the collector too (off by default).
+	AccessLog AccessLogConfig
 	// AdminListen serves /healthz, /readyz (once the first snapshot is published) and /metrics.
 	// Default 127.0.0.1:7491.
 	AdminListen string
@@ -109,6 +111,9 @@ func (c Config) Validate() error {
 	}
 	if (c.DefaultCert == "") != (c.DefaultKey == "") {
 		errs = append(errs, errors.New("gateway default certificate: give both the certificate and the key files, or neither"))
+	}
+	if err := c.AccessLog.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Health.EjectAfter < 0 || c.Health.EjectFor < 0 {
 		errs = append(errs, fmt.Errorf("gateway passive health %+v is negative", c.Health))

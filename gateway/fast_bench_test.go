@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"bufio"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // fixedBackend answers every request on a connection with the same small response, allocating
@@ -19,7 +21,7 @@ func fixedBackend(tb testing.TB) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = ln.Close() })
-	const answer = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n"
+	answer := []byte("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n")
 	go func() {
 		for {
 			conn, err := ln.Accept()
@@ -35,7 +37,7 @@ func fixedBackend(tb testing.TB) string {
 						return
 					}
 					_, _ = br.Discard(n)
-					if _, err := io.WriteString(conn, answer); err != nil {
+					if _, err := conn.Write(answer); err != nil {
 						return
 					}
 				}
@@ -48,6 +50,8 @@ func fixedBackend(tb testing.TB) string {
 // BenchmarkDataPlane sends keep-alive GET requests one after another over one client connection
 // through the whole data plane (request id, routing, proxying, access log and metrics) to a backend
 // on 127.0.0.1 that allocates nothing: with net/http and httputil.ReverseProxy, and with the fast path.
+// The client allocates nothing either. cpu-ns/op is the process's CPU time (user and system) a request:
+// the gateway's, the client's and the backend's; under a loaded machine it varies less than ns/op.
 func BenchmarkDataPlane(b *testing.B) {
 	addr := fixedBackend(b)
 	for _, bc := range []struct {
@@ -73,6 +77,7 @@ func BenchmarkDataPlane(b *testing.B) {
 			request := []byte("GET /index.html HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 			var res h1Head
 			b.ReportAllocs()
+			cpu0 := processCPU(b)
 			for b.Loop() {
 				if _, err := conn.Write(request); err != nil {
 					b.Fatal(err)
@@ -82,11 +87,22 @@ func BenchmarkDataPlane(b *testing.B) {
 					b.Fatal(err)
 				}
 				raw, _ := br.Peek(n)
-				if err := parseResponseHead(string(raw), &res); err != nil || res.status != 200 {
+				// res is not used past the Discard: it may alias br's buffer.
+				if err := parseResponseHead(unsafe.String(&raw[0], len(raw)), &res); err != nil || res.status != 200 {
 					b.Fatalf("answer %d: %v", res.status, err)
 				}
 				_, _ = br.Discard(n + int(res.contentLength))
 			}
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

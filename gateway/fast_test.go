@@ -40,10 +40,19 @@ func startDataPlane(t testing.TB, fast bool, p *proxy, pool *Pool, logger *slog.
 	if !fast {
 		return httptest.NewServer(h), nil
 	}
+	return startFastServer(t, h, fastServerConfig{proxy: p, pool: pool, logger: logger, access: logger, metrics: m,
+		headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout})
+}
+
+// startFastServer serves with a fast server of cfg (its addr set here), with net/http serving h behind
+// it for what it hands over.
+func startFastServer(t testing.TB, h http.Handler, cfg fastServerConfig) (*httptest.Server, *fastServer) {
+	t.Helper()
+	pool := cfg.pool
 	srv := httptest.NewUnstartedServer(h)
 	ln := srv.Listener
-	fs := newFastServer(fastServerConfig{proxy: p, pool: pool, logger: logger, access: logger, metrics: m,
-		addr: ln.Addr(), headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout})
+	cfg.addr = ln.Addr()
+	fs := newFastServer(cfg)
 	srv.Listener = fs.handoff
 	srv.Start()
 	done := make(chan error, 1)

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // fastPlan is where the fast path sends one request: its rule and backend, or net/http.
@@ -17,6 +17,7 @@ type fastPlan struct {
 	handOff bool
 	route   *route
 	be      *backend // nil: no rule and no default backend (404)
+	path    string   // the request target's path
 }
 
 // route matches the parsed request with the current snapshot and decides whether the fast path serves
@@ -31,7 +32,7 @@ func (c *fastConn) route() fastPlan {
 	path, _, _ := strings.Cut(c.head.target, "?")
 	rt, be := t.match(c.head.host, path, &c.head)
 	if be == nil {
-		return fastPlan{}
+		return fastPlan{path: path}
 	}
 	if rt != nil {
 		// A body limit on a chunked body needs net/http's MaxBytesReader; a declared length is checked here.
@@ -42,22 +43,33 @@ func (c *fastConn) route() fastPlan {
 	if _, ok := be.policy.(*ConsistentHash); ok {
 		return fastPlan{handOff: true}
 	}
-	return fastPlan{route: rt, be: be}
+	return fastPlan{route: rt, be: be, path: path}
 }
 
 // forward answers one routed request, logs it, and reports whether the connection goes on.
 func (c *fastConn) forward(plan fastPlan) bool {
 	start := time.Now()
+	c.now, c.end = start, time.Time{}
 	c.ex = exchange{}
 	id := c.head.get(HeaderRequestID)
-	if !saneRequestID(id) {
-		id = rand.Text()
+	switch {
+	case saneRequestID(id):
+	case c.logged:
+		id = c.ids.next()
+	default:
+		id = c.ids.nextInPlace()
 	}
 	status, n, keep := c.answer(plan, id)
-	path, _, _ := strings.Cut(c.head.target, "?")
-	logAccess(c.ctx, c.srv.access, c.srv.metrics, &c.ex, accessEntry{
-		requestID: id, method: c.head.method, host: c.head.host, path: path,
-		remote: c.remote, status: status, bytes: n, start: start,
+	if c.end.IsZero() { // no answer written (the client went away)
+		c.end = time.Now()
+	}
+	access := c.srv.access
+	if !c.logged { // the line's strings are the connection's buffers: decided once, at the head
+		access = nil
+	}
+	logAccess(c.ctx, access, c.srv.metrics, &c.ex, accessEntry{
+		requestID: id, method: c.head.method, host: c.head.host, path: plan.path,
+		remote: c.remote, status: status, bytes: n, start: start, end: c.end,
 	})
 	return keep && !c.head.close
 }
@@ -104,6 +116,7 @@ func (c *fastConn) answer(plan fastPlan, id string) (status int, n int64, keep b
 		uc, err := c.send(u, rt, id)
 		if attempt < retries && (isDialError(err) || (err == nil && c.resp.status == http.StatusBadGateway)) {
 			now := time.Now()
+			c.now = now
 			ex.tried |= bit(be.index(u))
 			if next := be.next(u, ex.tried, now); next != nil {
 				if err != nil {
@@ -156,7 +169,7 @@ func (c *fastConn) upstreamFailed(u *Upstream, err error, id string) (int, int64
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		code, msg = http.StatusGatewayTimeout, "gateway timeout: the upstream did not answer in time"
 	}
-	c.srv.logger.Warn("proxy to upstream", "request_id", id, "backend", c.ex.backend, "upstream", u.Addr,
+	c.srv.logger.Warn("proxy to upstream", "request_id", strings.Clone(id), "backend", c.ex.backend, "upstream", u.Addr,
 		"status", code, "err", err)
 	status, n, _ := c.ownAnswer(code, msg, id)
 	return status, n, c.head.contentLength <= 0 && !c.head.chunked // an unread body ends the connection
@@ -174,9 +187,10 @@ func (c *fastConn) send(u *Upstream, rt *route, id string) (*upConn, error) {
 		connectTimeout, readTimeout = rt.Options.ConnectTimeout, rt.Options.ReadTimeout
 	}
 	for attempt := 0; ; attempt++ {
+		sent := c.now // the request's start, or the retry's
 		var uc *upConn
 		if replayable && attempt == 0 {
-			uc = u.idle.get(time.Now())
+			uc = u.idle.get(sent)
 		}
 		reused := uc != nil
 		if uc == nil {
@@ -184,8 +198,8 @@ func (c *fastConn) send(u *Upstream, rt *route, id string) (*upConn, error) {
 			if uc, err = dialUpstream(u.Addr, connectTimeout, &c.srv.buffers); err != nil {
 				return nil, err
 			}
+			sent = time.Now()
 		}
-		sent := time.Now()
 		err := c.writeRequest(uc, rt, id, replayable, bodyLen)
 		if err == nil {
 			uc.rd.arm(uc.flush) // the head goes out once the answer's read is armed
@@ -209,6 +223,7 @@ func (c *fastConn) send(u *Upstream, rt *route, id string) (*upConn, error) {
 			_, _ = c.br.Discard(int(bodyLen))
 		}
 		now := time.Now()
+		c.now = now
 		u.succeeded()
 		u.ewma.observe(now.Sub(sent), now)
 		c.ex.upstreamStatus = c.resp.status
@@ -232,7 +247,10 @@ func (c *fastConn) readResponseHead(uc *upConn) error {
 			return err
 		}
 		raw, _ := uc.br.Peek(n)
-		if err := parseResponseHead(string(raw), &c.resp); err != nil {
+		// c.resp's strings alias uc.br's buffer instead of a copy of the head: they are read only until
+		// relay has written the answer's head, before anything reads uc.br again (and a 1xx answer's
+		// only until the next parse); they never reach the access log.
+		if err := parseResponseHead(unsafe.String(unsafe.SliceData(raw), len(raw)), &c.resp); err != nil {
 			return err
 		}
 		_, _ = uc.br.Discard(n)

@@ -63,7 +63,7 @@ func (c *fastConn) relay(uc *upConn, u *Upstream, rt *route, id string) (status 
 	}
 	writeField(bw, "X-Request-Id", id)
 	if !hasDate {
-		writeField(bw, "Date", c.srv.date.get(time.Now()))
+		writeField(bw, "Date", c.srv.date.get(c.now))
 	}
 	switch framing {
 	case framingChunked:
@@ -77,23 +77,34 @@ func (c *fastConn) relay(uc *upConn, u *Upstream, rt *route, id string) (status 
 	_, _ = bw.WriteString("\r\n")
 
 	var err error
-	switch framing {
-	case framingLength, framingClose:
+	switch {
+	case framing == framingLength && r.contentLength <= int64(uc.br.Buffered()):
+		// The whole body came with the head (a small answer): no copy buffer.
+		body, _ := uc.br.Peek(int(r.contentLength))
+		_, err = bw.Write(body)
+		if err != nil {
+			err = writeError{err}
+		} else {
+			n = r.contentLength
+			_, _ = uc.br.Discard(int(n))
+		}
+	case framing == framingLength || framing == framingClose:
 		buf := c.srv.buffers.copyBuffer()
 		n, err = flushingCopy(bw, uc.br, r.contentLength, *buf)
 		c.srv.buffers.putCopyBuffer(buf)
-	case framingChunked:
+	case framing == framingChunked:
 		buf := c.srv.buffers.copyBuffer()
 		n, err = copyChunked(bw, uc.br, *buf, true)
 		c.srv.buffers.putCopyBuffer(buf)
 	}
+	c.end = time.Now()
 	if err != nil || framing == framingClose || r.close {
 		uc.close()
 	} else {
-		u.idle.put(uc, time.Now())
+		u.idle.put(uc, c.end)
 	}
 	if err != nil {
-		c.srv.logger.Debug("relay response body", "request_id", id, "upstream", u.Addr, "err", err)
+		c.srv.logger.Debug("relay response body", "request_id", strings.Clone(id), "upstream", u.Addr, "err", err)
 		return status, n, false
 	}
 	return status, n, !closing
@@ -115,7 +126,8 @@ func (c *fastConn) ownAnswer(code int, msg, id string) (int, int64, bool) {
 	writeStatusLine(bw, code, "")
 	_, _ = bw.WriteString("Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n")
 	writeField(bw, "X-Request-Id", id)
-	writeField(bw, "Date", c.srv.date.get(time.Now()))
+	c.end = time.Now()
+	writeField(bw, "Date", c.srv.date.get(c.end))
 	writeContentLength(bw, int64(len(msg)+1))
 	if c.head.close {
 		_, _ = bw.WriteString("Connection: close\r\n")

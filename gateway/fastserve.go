@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // fastServer is the data plane's plain-HTTP/1.1 server: one goroutine per client connection reading
@@ -140,6 +141,19 @@ type fastConn struct {
 	head   h1Head // the request being served
 	resp   h1Head // its upstream's answer
 	ex     exchange
+	ids    requestIDs
+
+	// logged is whether the access log takes the request being served; without it, the request's
+	// strings (its head, a generated id) live in buffers of the connection reused by the next request
+	// (headBuf, ids), since nothing keeps them past the request: no allocation.
+	logged  bool
+	headBuf []byte
+
+	// now is the latest clock reading of the request being served (its start, then the arrival of the
+	// upstream's answer), reused instead of a time.Now per use; end is when its answer was written.
+	now, end time.Time
+	// deadline is the read deadline last set on conn (zero: none).
+	deadline time.Time
 }
 
 // serve reads and answers requests until the client or an error ends the connection, or hands it to
@@ -165,14 +179,14 @@ func (c *fastConn) serve() {
 		s.buffers.putWriter(c.bw)
 	}()
 	for !s.closing.Load() {
-		_ = c.conn.SetReadDeadline(time.Now().Add(s.idleTimeout))
+		c.idleDeadline()
 		if s.closing.Load() && c.br.Buffered() == 0 {
 			return // shutdown may have set its deadline before this one
 		}
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
-		n, err := peekHead(c.br, func() { _ = c.conn.SetReadDeadline(time.Now().Add(s.headerTimeout)) })
+		n, err := peekHead(c.br, func() { c.setDeadline(time.Now().Add(s.headerTimeout)) })
 		if errors.Is(err, errHeadTooLarge) {
 			handedOff = c.handOff()
 			return
@@ -181,7 +195,7 @@ func (c *fastConn) serve() {
 			return // the client went away or was too slow: nothing to answer
 		}
 		raw, _ := c.br.Peek(n)
-		if err := parseRequestHead(string(raw), &c.head); err != nil {
+		if err := parseRequestHead(c.headString(raw), &c.head); err != nil {
 			c.badRequest()
 			return
 		}
@@ -196,7 +210,7 @@ func (c *fastConn) serve() {
 		}
 		_, _ = c.br.Discard(n)
 		if c.head.contentLength > 0 || c.head.chunked {
-			_ = c.conn.SetReadDeadline(time.Time{}) // a body streams as long as it takes
+			c.setDeadline(time.Time{}) // a body streams as long as it takes
 		}
 		if !c.forward(plan) {
 			_ = c.bw.Flush()
@@ -206,6 +220,46 @@ func (c *fastConn) serve() {
 		// buffered are answered in the same write.
 		c.rd.arm(c.flush)
 	}
+}
+
+// headString returns the parser's input for the request head raw: a string of its own when the access
+// log takes the request (a log handler may keep the line's strings), otherwise a copy in headBuf,
+// valid until the next request's head. It sets c.logged.
+func (c *fastConn) headString(raw []byte) string {
+	c.logged = c.srv.access.Enabled(c.ctx, slog.LevelInfo)
+	if c.logged {
+		return string(raw)
+	}
+	c.headBuf = append(c.headBuf[:0], raw...)
+	return unsafe.String(unsafe.SliceData(c.headBuf), len(c.headBuf))
+}
+
+// idleDeadline sets the read deadline for the wait for the next request: idleTimeout after the last
+// answer was written. A deadline already set that falls within idleSlack before that one is kept, so a
+// busy connection updates its deadline (a runtime timer, under a lock) about once per idleSlack, not
+// once a request: an idle connection closes between idleTimeout-idleSlack and idleTimeout after its
+// last answer.
+func (c *fastConn) idleDeadline() {
+	last := c.end
+	if last.IsZero() { // the connection's first request
+		last = time.Now()
+	}
+	want := last.Add(c.srv.idleTimeout)
+	if !c.deadline.IsZero() && !c.deadline.After(want) && !c.deadline.Before(want.Add(-idleSlack(c.srv.idleTimeout))) {
+		return
+	}
+	c.setDeadline(want)
+}
+
+// idleSlack is how much earlier than idleTimeout an idle connection may close: a sixteenth of it, at
+// most a second.
+func idleSlack(idleTimeout time.Duration) time.Duration {
+	return min(idleTimeout/16, time.Second)
+}
+
+func (c *fastConn) setDeadline(t time.Time) {
+	_ = c.conn.SetReadDeadline(t)
+	c.deadline = t
 }
 
 // handOff gives the connection, with the bytes read and not yet answered, to the net/http server. It

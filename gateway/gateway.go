@@ -26,8 +26,9 @@ type Gateway struct {
 	watcher   *watcher
 	publisher *publisher
 	proxy     *proxy
-	access    *slog.Logger // the access log
-	l4        *l4Proxy     // TCP and UDP routes
+	access    *slog.Logger     // the access log
+	accessLog *accessCollector // its collector side, nil without Config.AccessLog.CollectorURL
+	l4        *l4Proxy         // TCP and UDP routes
 	handler   http.Handler
 	admin     http.Handler
 	tlsConfig *tls.Config // nil without an HTTPS listener
@@ -66,10 +67,13 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	g.watcher = w
 	g.publisher = newPublisher(cfg.IngressClass, w.objects, g.pool, &g.table, cfg.Throttle, logger, g.metrics)
 	g.l4 = newL4Proxy(l4ConfigFor(cfg), logger.With("log", "l4"), g.metrics)
-	g.publisher.l4 = g.l4.update
+	g.access, g.accessLog = newAccessLog(cfg.AccessLog, logger, g.metrics)
+	g.publisher.l4 = func(objs Objects) {
+		g.l4.update(objs)
+		g.accessLog.update(objs)
+	}
 	g.publisher.events = newEventSink(kube)
 	g.proxy = newProxy(&g.table, logger)
-	g.access = logger.With("log", "access")
 	g.handler = withRequestID(withAccessLog(g.proxy, g.access, g.metrics))
 	g.admin = newAdminHandler(&g.table, g.metrics)
 	return g, nil
@@ -157,6 +161,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		"ingress_class", g.cfg.IngressClass, "namespaces", g.cfg.Namespaces)
 
 	var wg sync.WaitGroup
+	stopAccessLog := g.accessLog.start(ctx) // stopped after the servers, to send their last lines
 	g.l4.start(ctx)
 	g.watcher.start(ctx)
 	wg.Go(func() {
@@ -189,6 +194,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 	}
 	g.proxy.transport.CloseIdleConnections()
+	stopAccessLog()
 	g.watcher.shutdown()
 	wg.Wait()
 	g.l4.stop()

@@ -204,8 +204,15 @@ func (g *Gateway) L4Addr(port int32, protocol corev1.Protocol) net.Addr {
 
 // l4Balancer hands the new connections (or UDP sessions) of a route to its endpoints in turn.
 type l4Balancer struct {
-	endpoints atomic.Pointer[[]string]
-	next      atomic.Uint64
+	current atomic.Pointer[l4EndpointSet]
+	next    atomic.Uint64
+}
+
+// l4EndpointSet is one list of a route's endpoints; changed is closed when set replaces it, which wakes
+// the connections waiting for an endpoint.
+type l4EndpointSet struct {
+	endpoints []string
+	changed   chan struct{}
 }
 
 func newL4Balancer(endpoints []string) *l4Balancer {
@@ -214,18 +221,27 @@ func newL4Balancer(endpoints []string) *l4Balancer {
 	return b
 }
 
-// set swaps the endpoints; the turn carries on.
+// set swaps the endpoints; the turn carries on. The l4Proxy calls it from one goroutine at a time.
 func (b *l4Balancer) set(endpoints []string) {
-	eps := slices.Clone(endpoints)
-	b.endpoints.Store(&eps)
+	old := b.current.Swap(&l4EndpointSet{endpoints: slices.Clone(endpoints), changed: make(chan struct{})})
+	if old != nil {
+		close(old.changed)
+	}
 }
 
 // pick returns the endpoints and the index of the one whose turn it is; a caller whose dial fails
 // tries the following ones, wrapping around. start is -1 when there is no endpoint.
 func (b *l4Balancer) pick() (endpoints []string, start int) {
-	eps := *b.endpoints.Load()
-	if len(eps) == 0 {
-		return nil, -1
+	endpoints, start, _ = b.pickOrChanged()
+	return endpoints, start
+}
+
+// pickOrChanged is pick, and the channel closed when the endpoints are next replaced: with start -1 a
+// caller can wait on it for the route to get an endpoint.
+func (b *l4Balancer) pickOrChanged() (endpoints []string, start int, changed <-chan struct{}) {
+	s := b.current.Load()
+	if len(s.endpoints) == 0 {
+		return nil, -1, s.changed
 	}
-	return eps, int((b.next.Add(1) - 1) % uint64(len(eps)))
+	return s.endpoints, int((b.next.Add(1) - 1) % uint64(len(s.endpoints))), s.changed
 }

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -73,17 +74,58 @@ func TestL4TCPHalfClose(t *testing.T) {
 	assert.Equal(t, "received 1048576 bytes", string(answer))
 }
 
-func TestL4TCPNoEndpointClosesConnection(t *testing.T) {
+// TestL4TCPWaitsForEndpoint: a connection accepted while its route has no ready endpoint (the Service
+// seen before its EndpointSlice) is held until one arrives, and otherwise closed in order, never reset.
+func TestL4TCPWaitsForEndpoint(t *testing.T) {
 	t.Parallel()
-	p := newTestL4Proxy(t, L4Config{})
-	port := freePort(t, "tcp")
-	p.update(Objects{Services: []*corev1.Service{l4Service("shop", "empty", port, corev1.ProtocolTCP)}})
-	c, err := net.Dial("tcp", p.addr(int32(port), corev1.ProtocolTCP).String())
-	require.NoError(t, err, "the route keeps its port without endpoints")
-	defer func() { _ = c.Close() }()
-	n, err := c.Read(make([]byte, 1))
-	assert.Zero(t, n)
-	assert.Error(t, err, "the connection is closed")
+	tests := []struct {
+		name string
+		wait time.Duration
+		// then changes the route while the client waits; nil changes nothing.
+		then func(svc *corev1.Service, server string) Objects
+		want string // the answer line; "" wants EOF
+	}{
+		{
+			name: "endpoint arrives during the wait", wait: time.Minute,
+			then: func(svc *corev1.Service, server string) Objects {
+				return Objects{Services: []*corev1.Service{svc}, EndpointSlices: l4Slices("shop", "late", corev1.ProtocolTCP, server)}
+			},
+			want: "a: hi",
+		},
+		{name: "no endpoint within the wait", wait: 100 * time.Millisecond},
+		{
+			name: "route removed during the wait", wait: time.Minute,
+			then: func(*corev1.Service, string) Objects { return Objects{} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			server := tcpNameServer(t, "a")
+			p := newTestL4Proxy(t, L4Config{EndpointWait: tt.wait})
+			port := freePort(t, "tcp")
+			svc := l4Service("shop", "late", port, corev1.ProtocolTCP)
+			p.update(Objects{Services: []*corev1.Service{svc}})
+			c, err := net.Dial("tcp", p.addr(int32(port), corev1.ProtocolTCP).String())
+			require.NoError(t, err, "the route keeps its port without endpoints")
+			defer func() { _ = c.Close() }()
+			require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+			_, err = io.WriteString(c, "hi\n") // unread data would make a close send RST
+			require.NoError(t, err)
+			if tt.then != nil {
+				time.Sleep(50 * time.Millisecond) // the connection is accepted and waiting
+				p.update(tt.then(svc, server))
+			}
+			got, err := bufio.NewReader(c).ReadString('\n')
+			if tt.want != "" {
+				require.NoError(t, err)
+				assert.Equal(t, tt.want+"\n", got)
+				return
+			}
+			assert.Empty(t, got)
+			assert.ErrorIs(t, err, io.EOF, "the connection is closed in order, not reset")
+		})
+	}
 }
 
 func TestL4Reconcile(t *testing.T) {
@@ -209,22 +251,14 @@ func TestL4UDPMaxSessions(t *testing.T) {
 // closes the port.
 func TestGatewayServesL4Routes(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx := t.Context()
 	a, b := tcpNameServer(t, "a"), tcpNameServer(t, "b")
 	port := freePort(t, "tcp")
 	kube := fake.NewClientset(
 		l4Service("shop", "names", port, corev1.ProtocolTCP),
 		l4Slice("shop", "names-a", "names", corev1.ProtocolTCP, a),
 	)
-	g, err := New(Config{HTTPListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", Throttle: 10 * time.Millisecond},
-		kube, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		assert.NoError(t, <-done)
-	})
+	g := runTestGateway(t, Config{}, kube)
 
 	require.Eventually(t, func() bool { return g.L4Addr(int32(port), corev1.ProtocolTCP) != nil }, 10*time.Second, 10*time.Millisecond)
 	addr := g.L4Addr(int32(port), corev1.ProtocolTCP).String()
@@ -233,7 +267,7 @@ func TestGatewayServesL4Routes(t *testing.T) {
 	assert.Equal(t, []L4Route{{Port: int32(port), Protocol: corev1.ProtocolTCP, Service: "shop/names", ServicePort: "main",
 		Endpoints: []string{a}}}, g.L4Routes())
 
-	_, err = kube.DiscoveryV1().EndpointSlices("shop").Create(ctx,
+	_, err := kube.DiscoveryV1().EndpointSlices("shop").Create(ctx,
 		l4Slice("shop", "names-b", "names", corev1.ProtocolTCP, b), metav1.CreateOptions{})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
@@ -249,6 +283,50 @@ func TestGatewayServesL4Routes(t *testing.T) {
 	require.Eventually(t, func() bool { return g.L4Addr(int32(port), corev1.ProtocolTCP) == nil }, 5*time.Second, 10*time.Millisecond)
 	_, err = net.Dial("tcp", addr)
 	assert.Error(t, err)
+}
+
+// TestGatewayL4ServiceBeforeEndpoints is how a route appears on a running gateway: the Service is
+// seen first, its EndpointSlice a moment later. A client connecting in between is served once the
+// endpoint arrives, not reset.
+func TestGatewayL4ServiceBeforeEndpoints(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	server := tcpNameServer(t, "a")
+	port := freePort(t, "tcp")
+	kube := fake.NewClientset(l4Service("shop", "names", port, corev1.ProtocolTCP))
+	g := runTestGateway(t, Config{}, kube)
+	require.Eventually(t, func() bool { return g.L4Addr(int32(port), corev1.ProtocolTCP) != nil }, 10*time.Second, 10*time.Millisecond)
+
+	c, err := net.Dial("tcp", g.L4Addr(int32(port), corev1.ProtocolTCP).String())
+	require.NoError(t, err)
+	defer func() { _ = c.Close() }()
+	require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(c, "first\n")
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond) // the connection waits on a route without endpoints
+	_, err = kube.DiscoveryV1().EndpointSlices("shop").Create(ctx,
+		l4Slice("shop", "names-a", "names", corev1.ProtocolTCP, server), metav1.CreateOptions{})
+	require.NoError(t, err)
+	got, err := bufio.NewReader(c).ReadString('\n')
+	require.NoError(t, err, "the first connection is served, not reset")
+	assert.Equal(t, "a: first\n", got)
+}
+
+// runTestGateway runs a gateway on the kube client with cfg on 127.0.0.1:0 listeners and a 10ms
+// throttle, until the test ends.
+func runTestGateway(t *testing.T, cfg Config, kube kubernetes.Interface) *Gateway {
+	t.Helper()
+	cfg.HTTPListen, cfg.AdminListen, cfg.Throttle = "127.0.0.1:0", "127.0.0.1:0", 10*time.Millisecond
+	g, err := New(cfg, kube, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		assert.NoError(t, <-done)
+	})
+	return g
 }
 
 // newTestL4Proxy is an L4 side on 127.0.0.1, stopped when the test ends.

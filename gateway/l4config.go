@@ -17,6 +17,10 @@ type L4Config struct {
 	// DialTimeout bounds one connection attempt to an endpoint; a failed attempt tries the next
 	// endpoint. Default 5s.
 	DialTimeout time.Duration
+	// EndpointWait is how long a TCP connection accepted while its route has no ready endpoint (a
+	// Service seen before its EndpointSlice, a rollout with no pod ready) waits for one before it is
+	// closed; it is closed at once when the route is removed. Default 5s.
+	EndpointWait time.Duration
 	// UDPIdleTimeout ends a UDP session (one client address) that sent and received nothing for this
 	// long. Default 60s.
 	UDPIdleTimeout time.Duration
@@ -29,6 +33,7 @@ type L4Config struct {
 const (
 	DefaultL4Host         = "127.0.0.1"
 	DefaultL4DialTimeout  = 5 * time.Second
+	DefaultL4EndpointWait = 5 * time.Second
 	DefaultUDPIdleTimeout = 60 * time.Second
 	DefaultUDPMaxSessions = 4096
 )
@@ -39,6 +44,9 @@ func (c L4Config) withDefaults() L4Config {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = DefaultL4DialTimeout
+	}
+	if c.EndpointWait == 0 {
+		c.EndpointWait = DefaultL4EndpointWait
 	}
 	if c.UDPIdleTimeout == 0 {
 		c.UDPIdleTimeout = DefaultUDPIdleTimeout
@@ -58,6 +66,9 @@ func (c L4Config) Validate() error {
 	}
 	if c.DialTimeout < 0 {
 		errs = append(errs, fmt.Errorf("gateway L4 dial timeout %s is negative", c.DialTimeout))
+	}
+	if c.EndpointWait < 0 {
+		errs = append(errs, fmt.Errorf("gateway L4 endpoint wait %s is negative", c.EndpointWait))
 	}
 	if c.UDPIdleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("gateway UDP idle timeout %s is negative", c.UDPIdleTimeout))

@@ -21,6 +21,7 @@ func TestL4ConfigValidate(t *testing.T) {
 		{name: "negative idle timeout", cfg: L4Config{UDPIdleTimeout: -time.Second}, wantErr: "UDP idle timeout -1s is negative"},
 		{name: "negative sessions", cfg: L4Config{UDPMaxSessions: -1}, wantErr: "UDP max sessions -1 is negative"},
 		{name: "negative dial timeout", cfg: L4Config{DialTimeout: -1}, wantErr: "dial timeout -1ns is negative"},
+		{name: "negative endpoint wait", cfg: L4Config{EndpointWait: -time.Second}, wantErr: "endpoint wait -1s is negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,19 +12,26 @@ import (
 )
 
 // tcpListener accepts the connections of one TCP route and pipes each to an endpoint, chosen in turn;
-// when a dial fails the connection tries the next endpoint, and is closed when none answers.
+// when a dial fails the connection tries the next endpoint. A connection accepted while the route has
+// no endpoint waits up to EndpointWait for one. A connection that gets no endpoint is closed without a
+// reset (refuse).
 type tcpListener struct {
-	ln       *net.TCPListener
-	balancer *l4Balancer
-	dialer   net.Dialer
-	ctx      context.Context
-	logger   *slog.Logger
+	ln           *net.TCPListener
+	balancer     *l4Balancer
+	dialer       net.Dialer
+	endpointWait time.Duration
+	ctx          context.Context
+	logger       *slog.Logger
 
-	mu    sync.Mutex
-	conns map[*net.TCPConn]struct{} // client connections in progress, for close(drop)
-	wg    sync.WaitGroup            // the accept loop and every connection
-	done  chan struct{}             // closed when the accept loop returns
+	mu      sync.Mutex
+	conns   map[*net.TCPConn]struct{} // client connections in progress, for close(drop)
+	wg      sync.WaitGroup            // the accept loop and every connection
+	done    chan struct{}             // closed when the accept loop returns
+	closing chan struct{}             // closed by close: the connections waiting for an endpoint give up
 }
+
+// refuseDrain bounds how long a refused connection reads what its client sent before it is closed.
+const refuseDrain = time.Second
 
 func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Config, logger *slog.Logger) (*tcpListener, error) {
 	var lc net.ListenConfig
@@ -34,8 +41,8 @@ func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 	}
 	l := &tcpListener{
 		ln: ln.(*net.TCPListener), balancer: newL4Balancer(endpoints), ctx: ctx, logger: logger,
-		dialer: net.Dialer{Timeout: cfg.DialTimeout}, conns: make(map[*net.TCPConn]struct{}),
-		done: make(chan struct{}),
+		dialer: net.Dialer{Timeout: cfg.DialTimeout}, endpointWait: cfg.EndpointWait,
+		conns: make(map[*net.TCPConn]struct{}), done: make(chan struct{}), closing: make(chan struct{}),
 	}
 	l.wg.Go(l.serve)
 	return l, nil
@@ -54,6 +61,11 @@ func (l *tcpListener) idle() bool {
 func (l *tcpListener) close(drop bool) {
 	_ = l.ln.Close()
 	<-l.done
+	select {
+	case <-l.closing:
+	default:
+		close(l.closing)
+	}
 	if !drop {
 		return
 	}
@@ -99,6 +111,7 @@ func (l *tcpListener) handle(client *net.TCPConn) {
 	up, err := l.dial()
 	if err != nil {
 		l.logger.Warn("tcp connection refused", "client", client.RemoteAddr().String(), "err", err)
+		refuse(client)
 		return
 	}
 	defer func() { _ = up.Close() }()
@@ -107,9 +120,9 @@ func (l *tcpListener) handle(client *net.TCPConn) {
 
 // dial connects to the endpoint whose turn it is, then to the following ones until one answers.
 func (l *tcpListener) dial() (*net.TCPConn, error) {
-	eps, start := l.balancer.pick()
-	if start < 0 {
-		return nil, errors.New("dial endpoint: the route has no ready endpoint")
+	eps, start, err := l.waitEndpoints()
+	if err != nil {
+		return nil, err
 	}
 	var errs []error
 	for i := range eps {
@@ -125,6 +138,42 @@ func (l *tcpListener) dial() (*net.TCPConn, error) {
 		}
 	}
 	return nil, fmt.Errorf("dial endpoint: %w", errors.Join(errs...))
+}
+
+// waitEndpoints picks the route's endpoints like l4Balancer.pick, waiting up to endpointWait for the
+// route to have one. It gives up early when the listener closes or the proxy stops.
+func (l *tcpListener) waitEndpoints() ([]string, int, error) {
+	var timeout <-chan time.Time
+	for {
+		eps, start, changed := l.balancer.pickOrChanged()
+		if start >= 0 {
+			return eps, start, nil
+		}
+		if timeout == nil {
+			timer := time.NewTimer(l.endpointWait)
+			defer timer.Stop()
+			timeout = timer.C
+			l.logger.Debug("tcp connection waits for an endpoint", "wait", l.endpointWait)
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return nil, -1, fmt.Errorf("wait for endpoint: the route had no ready endpoint for %s", l.endpointWait)
+		case <-l.closing:
+			return nil, -1, errors.New("wait for endpoint: the route was removed")
+		case <-l.ctx.Done():
+			return nil, -1, fmt.Errorf("wait for endpoint: %w", l.ctx.Err())
+		}
+	}
+}
+
+// refuse ends a client connection that got no endpoint with an orderly close rather than a reset: it
+// half-closes the connection (the client reads EOF), then discards what the client sent, up to
+// refuseDrain, so the final close finds no unread data (closing a socket with unread data sends RST).
+func refuse(c *net.TCPConn) {
+	_ = c.CloseWrite()
+	_ = c.SetReadDeadline(time.Now().Add(refuseDrain))
+	_, _ = io.Copy(io.Discard, c)
 }
 
 // pipeTCP copies both ways between two connections until both directions are done. Each direction ends

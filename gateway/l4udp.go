@@ -94,11 +94,9 @@ func (l *udpListener) serve() {
 		if s == nil {
 			continue
 		}
-		s.last.Store(time.Now().UnixNano())
 		_, err = s.up.Write(buf[:n])
-		if errors.Is(err, net.ErrClosed) { // the session went idle just now: open a new one
+		if errors.Is(err, net.ErrClosed) { // the route closed the session just now: open a new one
 			if s = l.session(client); s != nil {
-				s.last.Store(time.Now().UnixNano())
 				_, err = s.up.Write(buf[:n])
 			}
 		}
@@ -111,12 +109,14 @@ func (l *udpListener) serve() {
 }
 
 // session returns the client's session, opening it on the endpoint whose turn it is (the next ones
-// when a socket cannot be opened). It returns nil, dropping the datagram, when there is no endpoint or
-// the route has too many sessions.
+// when a socket cannot be opened), and marks it used now: under the lock, so that a session found here
+// cannot expire (see expire) before the datagram it was found for is answered. It returns nil, dropping
+// the datagram, when there is no endpoint or the route has too many sessions.
 func (l *udpListener) session(client netip.AddrPort) *udpSession {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s := l.sessions[client]; s != nil {
+		s.last.Store(time.Now().UnixNano())
 		return s
 	}
 	if l.closed {
@@ -136,6 +136,7 @@ func (l *udpListener) session(client netip.AddrPort) *udpSession {
 			continue
 		}
 		s := &udpSession{client: client, up: c.(*net.UDPConn)}
+		s.last.Store(time.Now().UnixNano())
 		l.sessions[client] = s
 		l.wg.Go(func() { l.reply(s) })
 		return s
@@ -151,7 +152,10 @@ func (l *udpListener) reply(s *udpSession) {
 	for {
 		deadline := time.Unix(0, s.last.Load()).Add(l.idleTimeout)
 		if !time.Now().Before(deadline) {
-			return
+			if l.expire(s) {
+				return
+			}
+			continue // a datagram came just now
 		}
 		_ = s.up.SetReadDeadline(deadline)
 		n, err := s.up.Read(buf)
@@ -174,6 +178,20 @@ func (l *udpListener) reply(s *udpSession) {
 			l.logger.Debug("reply udp datagram", "client", s.client.String(), "err", err)
 		}
 	}
+}
+
+// expire removes the session from the route when it is still idle, checked under the lock session
+// marks use under: a datagram is either sent on a session that stays, or opens a new one.
+func (l *udpListener) expire(s *udpSession) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Now().Before(time.Unix(0, s.last.Load()).Add(l.idleTimeout)) {
+		return false
+	}
+	if l.sessions[s.client] == s {
+		delete(l.sessions, s.client)
+	}
+	return true
 }
 
 // end removes an idle or closed session.

@@ -21,6 +21,11 @@ type metrics struct {
 	routeRequests  *prometheus.CounterVec   // by ingress and code class
 	routeDuration  *prometheus.HistogramVec // by ingress
 	upstreamErrors *prometheus.CounterVec   // by ingress: failed upstream attempts, retried or not
+	codes          codeStats                // the children of requests and duration by status code (routemetrics.go)
+
+	// The access log's collector side (accesslog_collector.go).
+	accessSent    prometheus.Counter
+	accessDropped *prometheus.CounterVec // by reason: queue-full, send-failed
 }
 
 func newMetrics() *metrics {
@@ -73,7 +78,15 @@ func newMetrics() *metrics {
 		Name: "rainflow_gateway_route_upstream_errors_total",
 		Help: "Upstream attempts that failed (no connection, broken exchange, timeout, or a 502 that was retried), by Ingress.",
 	}, []string{"ingress"})
-	m.registry.MustRegister(m.routeRequests, m.routeDuration, m.upstreamErrors)
+	m.accessSent = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "rainflow_gateway_access_log_sent_total",
+		Help: "Access log lines the collector acknowledged.",
+	})
+	m.accessDropped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rainflow_gateway_access_log_dropped_total",
+		Help: "Access log lines not sent to the collector, by reason: queue-full (the request did not wait) or send-failed.",
+	}, []string{"reason"})
+	m.registry.MustRegister(m.routeRequests, m.routeDuration, m.upstreamErrors, m.accessSent, m.accessDropped)
 	m.registry.MustRegister(m.requests, m.duration, m.builds, m.publishes, m.problems, m.routes, m.upstreams,
 		m.invalid, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

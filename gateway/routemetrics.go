@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,35 @@ func (rm *routeMetrics) observe(status int, elapsed time.Duration, upstreamError
 	if upstreamErrors > 0 {
 		rm.errors.Add(float64(upstreamErrors))
 	}
+}
+
+// codeStats caches the children of the process-wide request counter (by code) and duration histogram
+// (by class) for each status code, made on the code's first request, so a request costs no label
+// lookup (and no strconv allocation) there either.
+type codeStats struct {
+	codes [500]atomic.Pointer[codeMetrics] // status 100 to 599
+}
+
+type codeMetrics struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// get returns status's metric children, making them on first use; a status outside 100-599 is not
+// cached.
+func (s *codeStats) get(m *metrics, status int) *codeMetrics {
+	i := status - 100
+	if i >= 0 && i < len(s.codes) {
+		if cm := s.codes[i].Load(); cm != nil {
+			return cm
+		}
+	}
+	code := strconv.Itoa(status)
+	cm := &codeMetrics{requests: m.requests.WithLabelValues(code), duration: m.duration.WithLabelValues(code[:1] + "xx")}
+	if i >= 0 && i < len(s.codes) {
+		s.codes[i].CompareAndSwap(nil, cm)
+	}
+	return cm
 }
 
 // forgetRoutes drops the per-route series of the Ingresses that route nothing any more, so a deleted

@@ -80,3 +80,41 @@ func TestForgetRoutes(t *testing.T) {
 		"rainflow_gateway_route_upstream_errors_total":    {"shop/a"},
 	}, series)
 }
+
+// TestCodeStats counts requests by code and their latency by class through the cached children, the
+// same series as the vectors' own, for codes in the cache's range and outside it.
+func TestCodeStats(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		statuses []int
+		code     string // a code label and its count
+		want     float64
+		class    string // a class label and its observations
+		observed uint64
+		cached   bool // the first status's children are kept
+	}{
+		{name: "cached code", statuses: []int{200, 200, 204}, code: "200", want: 2, class: "2xx", observed: 3, cached: true},
+		{name: "client closed", statuses: []int{499, 404}, code: "499", want: 1, class: "4xx", observed: 2, cached: true},
+		{name: "outside the cache", statuses: []int{600, 600, 99}, code: "600", want: 2, class: "6xx", observed: 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			m := newMetrics()
+			for _, status := range tt.statuses {
+				cm := m.codes.get(m, status)
+				cm.requests.Inc()
+				cm.duration.Observe(0.001)
+			}
+			var out dto.Metric
+			assert.NoError(t, m.requests.WithLabelValues(tt.code).Write(&out))
+			assert.Equal(t, tt.want, out.GetCounter().GetValue())
+			h, ok := m.duration.WithLabelValues(tt.class).(prometheus.Metric)
+			assert.True(t, ok)
+			out.Reset()
+			assert.NoError(t, h.Write(&out))
+			assert.Equal(t, tt.observed, out.GetHistogram().GetSampleCount())
+			assert.Equal(t, tt.cached, m.codes.get(m, tt.statuses[0]) == m.codes.get(m, tt.statuses[0]))
+		})
+	}
+}

@@ -9,17 +9,21 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rainflow/rainflow/contract"
+	"github.com/rainflow/rainflow/gateway"
 )
 
 // tlsSecret creates a kubernetes.io/tls Secret holding a self-signed certificate for host and answers
@@ -158,25 +162,71 @@ func TestGatewayWebSocket(t *testing.T) {
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 }
 
-// freeLocalPort answers a port of 127.0.0.1 that nothing listens on right now, for the network.
-func freeLocalPort(t *testing.T, network string) int32 {
+// freeLoopbackPort answers a port that nothing listens on right now on either 127.0.0.1 or ::1, for the
+// network: the stack's gateway serves a route's port on the first, the test's gateway on the second.
+func freeLoopbackPort(t *testing.T, network string) int32 {
 	t.Helper()
-	switch network {
-	case "udp":
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer pc.Close()
-		return int32(pc.LocalAddr().(*net.UDPAddr).Port)
-	default:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
+	bind := func(host string, port int) (int, error) {
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		if network == "udp" {
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return 0, err
+			}
+			defer pc.Close()
+			return pc.LocalAddr().(*net.UDPAddr).Port, nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return 0, err
+		}
 		defer ln.Close()
-		return int32(ln.Addr().(*net.TCPAddr).Port)
+		return ln.Addr().(*net.TCPAddr).Port, nil
 	}
+	for range 20 {
+		port, err := bind("::1", 0)
+		require.NoError(t, err)
+		if _, err := bind("127.0.0.1", port); err == nil {
+			return int32(port)
+		}
+	}
+	t.Fatalf("no %s port free on both 127.0.0.1 and ::1", network)
+	return 0
+}
+
+// startGatewayOn is startGateway with the data plane, and so the TCP and UDP routes, on host.
+func (e *gwEnv) startGatewayOn(host string) *gateway.Gateway {
+	t := e.t
+	t.Helper()
+	g, err := gateway.New(gateway.Config{
+		HTTPListen: net.JoinHostPort(host, "0"), AdminListen: "127.0.0.1:0",
+		Namespaces: []string{e.ns}, Throttle: 20 * time.Millisecond,
+	}, e.kube, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err, "gateway run")
+		case <-time.After(30 * time.Second):
+			t.Errorf("the gateway did not stop within 30s")
+		}
+	})
+	require.Eventually(t, g.Ready, 30*time.Second, 20*time.Millisecond, "the gateway published no snapshot")
+	return g
 }
 
 // TestGatewayL4 routes a TCP and a UDP port of the gateway, from Services annotated with the listen
-// port, to echo servers in a test host.
+// port, to echo servers in a test host. The first connection must be served: a route's port never
+// resets a client, neither on a gateway that starts with the route nor on a running one that sees the
+// Service before its EndpointSlice.
+//
+// The stack's own gateway watches every namespace and opens these routes' ports too, on 127.0.0.1: the
+// test's gateway serves its data plane on ::1 so that each gateway owns its listeners (both binding
+// 127.0.0.1 split the ports between them, and the test talked to whichever won).
 func TestGatewayL4(t *testing.T) {
 	e := newGatewayEnv(t, "gwl4")
 	b := startBackend(t, "l4", nil) // the test host; the echo servers run on it beside the HTTP one
@@ -219,51 +269,59 @@ func TestGatewayL4(t *testing.T) {
 		}
 	}()
 
-	tcpPort, udpPort := freeLocalPort(t, "tcp"), freeLocalPort(t, "udp")
-	for _, s := range []struct {
-		name     string
-		port     int32
-		protocol corev1.Protocol
-	}{{"game", tcpPort, corev1.ProtocolTCP}, {"voice", udpPort, corev1.ProtocolUDP}} {
-		e.service(s.name, map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(s.port))}, 9000, s.protocol)
-		_, err := e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(e.ctx,
-			e.endpointSlice(s.name, echoPort, s.protocol, gwEndpoint{addr: b.host.Addr.String(), ready: true}), metav1.CreateOptions{})
-		require.NoError(t, err)
-	}
-	e.startGateway()
+	tcpPort, udpPort := freeLoopbackPort(t, "tcp"), freeLoopbackPort(t, "udp")
+	echo := gwEndpoint{addr: b.host.Addr.String(), ready: true}
 
-	tcpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(tcpPort)))
-	// the route is up once a first line goes through (one clean-clone run saw the first connection
-	// reset right after the listener opened: retried here, noted in issue 6)
-	var conn net.Conn
-	var r *bufio.Reader
+	// The stack's gateway sees the TCP Service before its EndpointSlice: a client that connects in
+	// between waits for the endpoint and is answered.
+	e.service("game", map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(tcpPort))}, echoPort, corev1.ProtocolTCP)
+	stackAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(tcpPort)))
+	var held net.Conn
+	require.Eventually(t, func() bool { // refused until the stack's gateway listens: not a reset
+		held, err = net.DialTimeout("tcp", stackAddr, time.Second)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond, "the stack's gateway listens on the TCP route: %v", err)
+	defer held.Close()
+	require.NoError(t, held.SetDeadline(time.Now().Add(20*time.Second)))
+	_, err = fmt.Fprintf(held, "line held\n")
+	require.NoError(t, err)
+	_, err = e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(e.ctx,
+		e.endpointSlice("game", echoPort, corev1.ProtocolTCP, echo), metav1.CreateOptions{})
+	require.NoError(t, err)
+	got, err := bufio.NewReader(held).ReadString('\n')
+	require.NoError(t, err, "the stack's gateway answers the connection made before the endpoint existed")
+	require.Equal(t, "tcp: line held\n", got)
+
+	e.service("voice", map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(udpPort))}, echoPort, corev1.ProtocolUDP)
+	_, err = e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(e.ctx,
+		e.endpointSlice("voice", echoPort, corev1.ProtocolUDP, echo), metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	// The test's own gateway starts with both routes in place: once it lists the TCP route with its
+	// endpoint, the first connection must be served.
+	g := e.startGatewayOn("::1")
+	wantTCP := gateway.L4Route{Port: tcpPort, Protocol: corev1.ProtocolTCP, Service: e.ns + "/game", ServicePort: "main",
+		Endpoints: []string{net.JoinHostPort(echo.addr, strconv.Itoa(echoPort))}}
 	require.Eventually(t, func() bool {
-		if conn, err = net.DialTimeout("tcp", tcpAddr, time.Second); err != nil {
-			return false
-		}
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		r = bufio.NewReader(conn)
-		var got string
-		if _, err = fmt.Fprintf(conn, "line first\n"); err == nil {
-			got, err = r.ReadString('\n')
-		}
-		if err != nil || got != "tcp: line first\n" {
-			t.Logf("TCP route not answering yet: %q %v", got, err)
-			_ = conn.Close()
-			return false
-		}
-		return true
-	}, 30*time.Second, 50*time.Millisecond, "the TCP route answers: %v", err)
+		return slices.ContainsFunc(g.L4Routes(), func(r gateway.L4Route) bool { return reflect.DeepEqual(r, wantTCP) }) &&
+			g.L4Addr(tcpPort, corev1.ProtocolTCP) != nil
+	}, 30*time.Second, 20*time.Millisecond, "the gateway serves the TCP route with its endpoint: %+v", g.L4Routes())
+	tcpAddr := net.JoinHostPort("::1", strconv.Itoa(int(tcpPort)))
+	require.Equal(t, tcpAddr, g.L4Addr(tcpPort, corev1.ProtocolTCP).String())
+	conn, err := net.DialTimeout("tcp", tcpAddr, 5*time.Second)
+	require.NoError(t, err)
 	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	r := bufio.NewReader(conn)
 	for i := range 10 {
 		_, err := fmt.Fprintf(conn, "line %d\n", i)
 		require.NoError(t, err)
 		got, err := r.ReadString('\n')
-		require.NoError(t, err)
+		require.NoError(t, err, "line %d (the first connection to the route)", i)
 		require.Equal(t, fmt.Sprintf("tcp: line %d\n", i), got)
 	}
 
-	udp, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(udpPort))))
+	udp, err := net.Dial("udp", net.JoinHostPort("::1", strconv.Itoa(int(udpPort))))
 	require.NoError(t, err)
 	defer udp.Close()
 	buf := make([]byte, 2048)

@@ -162,7 +162,7 @@ func runDev(ctx context.Context, args []string) error {
 		{name: "collector", args: []string{"collector", "--listen", cfg.Collector, "--data-dir", filepath.Join(state, "collector")}, health: "http://" + cfg.Collector + "/healthz"},
 		{name: "worker", args: []string{"worker", "--admin-listen", cfg.WorkerAdmin}, health: "http://" + cfg.WorkerAdmin + "/healthz"},
 		{name: "api", args: []string{"api", "--listen", cfg.APIListen}, health: info.APIURL + "/readyz"},
-		{name: "gateway", args: []string{"gateway", "--http-listen", cfg.GatewayHTTP, "--https-listen", cfg.GatewayHTTPS, "--admin-listen", cfg.GatewayAdmin}, health: "http://" + cfg.GatewayAdmin + "/healthz"},
+		{name: "gateway", args: []string{"gateway", "--http-listen", cfg.GatewayHTTP, "--https-listen", cfg.GatewayHTTPS, "--admin-listen", cfg.GatewayAdmin, "--collector-url", info.CollectorURL}, health: "http://" + cfg.GatewayAdmin + "/healthz"},
 	} {
 		if err := procs.start(ctx, p); err != nil {
 			return err

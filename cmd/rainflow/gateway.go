@@ -21,6 +21,12 @@ func runGateway(ctx context.Context, args []string) error {
 	f.duration(&cfg.Health.EjectFor, "eject-for", "", gateway.DefaultEjectFor, "how long an ejected upstream is skipped")
 	f.duration(&cfg.Resync, "resync", "", 0, "informer resync period (0: the default, 10s)")
 	f.list(&cfg.Namespaces, "namespaces", "", "", "namespaces to watch; empty watches all")
+	f.str(&cfg.AccessLog.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "",
+		"collector (http://host:port) that receives the access lines of components' routes; empty: the log only")
+	f.integer(&cfg.AccessLog.QueueSize, "access-log-queue", "", gateway.DefaultAccessLogQueueSize,
+		"access lines waiting for the collector; beyond it lines are dropped and counted, never waited for")
+	f.duration(&cfg.AccessLog.BatchInterval, "access-log-interval", "", gateway.DefaultAccessLogBatchInterval,
+		"how often access lines are sent to the collector")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -37,6 +43,6 @@ func runGateway(ctx context.Context, args []string) error {
 		return fmt.Errorf("create gateway: %w", err)
 	}
 	logger.Info("gateway starting", "http", cfg.HTTPListen, "https", cfg.HTTPSListen, "admin", cfg.AdminListen,
-		"class", cfg.IngressClass)
+		"class", cfg.IngressClass, "collector", cfg.AccessLog.CollectorURL)
 	return g.Run(ctx)
 }

@@ -82,11 +82,13 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	source := f.String("source", "", "backend TCP source host:port")
 	l4Port := f.Int("l4-port", 0, "listen port of the TCP route")
 	cpuProfile := f.String("cpuprofile", "", "write the gateway's CPU profile of the measured rounds to this file")
+	collectorURL := f.String("collector-url", "", "send the access log to this collector too")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	kube := fake.NewClientset(benchObjects(*backend, *source, *l4Port)...)
-	g, err := gateway.New(gateway.Config{HTTPListen: *httpListen, AdminListen: "127.0.0.1:0"}, kube, nil)
+	g, err := gateway.New(gateway.Config{HTTPListen: *httpListen, AdminListen: "127.0.0.1:0",
+		AccessLog: gateway.AccessLogConfig{CollectorURL: *collectorURL}}, kube, nil)
 	if err != nil {
 		return fmt.Errorf("create gateway: %w", err)
 	}
@@ -102,7 +104,7 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer stop()
 	}
-	fmt.Fprintf(out, "ready %s\n", g.HTTPAddr())
+	fmt.Fprintf(out, "ready %s %s\n", g.HTTPAddr(), g.AdminAddr())
 	return <-done
 }
 
@@ -148,7 +150,8 @@ func benchObjects(backend, source string, l4Port int) []runtime.Object {
 	}
 	return []runtime.Object{
 		&networkingv1.Ingress{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "web"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "bench", Name: "web", Labels: map[string]string{
+				contract.LabelTenant: "bench", contract.LabelApp: "bench", contract.LabelComponent: "web"}},
 			Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 					Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix,

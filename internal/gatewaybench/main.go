@@ -40,7 +40,7 @@ func (c Config) Validate() error {
 	if c.Duration < time.Second || c.TCPDuration < time.Second {
 		return fmt.Errorf("bench config: runs of %s and %s are too short to measure (at least 1s)", c.Duration, c.TCPDuration)
 	}
-	if total := time.Duration(c.Rounds) * (3*c.Duration + 2*c.TCPDuration); total > 150*time.Second {
+	if total := time.Duration(c.Rounds) * (4*c.Duration + 2*c.TCPDuration); total > 150*time.Second {
 		return fmt.Errorf("bench config: %s of load is over the 150s bound", total)
 	}
 	return nil
@@ -55,6 +55,8 @@ func main() {
 		err = runBackend(ctx, os.Stdout)
 	case len(os.Args) > 1 && os.Args[1] == "gateway":
 		err = runGateway(ctx, os.Args[2:], os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == "collector":
+		err = runCollector(ctx, os.Args[2:], os.Stdout)
 	default:
 		cfg := Config{}
 		flag.IntVar(&cfg.Rounds, "rounds", 3, "interleaved rounds")

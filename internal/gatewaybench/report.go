@@ -18,7 +18,7 @@ func report(w io.Writer, httpTargets []target, httpSamples map[string][]httpSamp
 	}
 	medians := make(map[string]httpMedian)
 	fmt.Fprintln(w, "\nHTTP, median of the rounds (CPU/req is the utime+stime of that process, nginx: master and workers)")
-	fmt.Fprintf(w, "  %-8s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "CPU/req")
+	fmt.Fprintf(w, "  %-17s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "CPU/req")
 	for _, t := range httpTargets {
 		s := httpSamples[t.name]
 		m := httpMedian{
@@ -28,12 +28,17 @@ func report(w io.Writer, httpTargets []target, httpSamples map[string][]httpSamp
 			cpu:  time.Duration(median(s, func(x httpSample) float64 { return float64(x.cpuPerRequest) })),
 		}
 		medians[t.name] = m
-		fmt.Fprintf(w, "  %-8s %10.0f %10s %10s %10s\n", t.name, m.rate, m.p50.Round(time.Microsecond),
+		fmt.Fprintf(w, "  %-17s %10.0f %10s %10s %10s\n", t.name, m.rate, m.p50.Round(time.Microsecond),
 			m.p99.Round(time.Microsecond), m.cpu.Round(100*time.Nanosecond))
 	}
-	g, n := medians["gateway"], medians["nginx"]
-	fmt.Fprintf(w, "  gateway/nginx: req/s %.2f  p50 %.2f  p99 %.2f  CPU/req %.2f\n",
-		g.rate/n.rate, ratio(g.p50, n.p50), ratio(g.p99, n.p99), ratio(g.cpu, n.cpu))
+	for _, pair := range [][2]string{{"gateway", "nginx"}, {"gateway-accesslog", "gateway"}} {
+		g, n := medians[pair[0]], medians[pair[1]]
+		if n.rate == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s/%s: req/s %.2f  p50 %.2f  p99 %.2f  CPU/req %.2f\n", pair[0], pair[1],
+			g.rate/n.rate, ratio(g.p50, n.p50), ratio(g.p99, n.p99), ratio(g.cpu, n.cpu))
+	}
 
 	fmt.Fprintln(w, "\nTCP, median of the rounds (CPU/GB: utime+stime of the proxy per 10^9 bytes)")
 	fmt.Fprintf(w, "  %-12s %10s %10s\n", "target", "MB/s", "CPU/GB")

@@ -59,7 +59,7 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	backendHTTP, source := lines[1], lines[2]
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return err
 	}
@@ -79,8 +79,20 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	gatewayHTTP = lines[1]
 	gatewayL4 := "127.0.0.1:" + ports[3]
+	// The fast-path gateway again, sending its access log to a collector (its TCP route unused).
+	_, lines, err = procs.start(ctx, "collector", self, "collector", filepath.Join(dir, "collector"))
+	if err != nil {
+		return err
+	}
+	accessGW, lines, err := procs.start(ctx, "gateway-accesslog", self, "gateway", "-http", "127.0.0.1:0",
+		"-backend", backendHTTP, "-source", source, "-l4-port", ports[4], "-collector-url", "http://"+lines[1])
+	if err != nil {
+		return err
+	}
+	accessHTTP, accessAdmin := lines[1], lines[2]
 
-	httpTargets := []target{{"backend", backendHTTP, backend}, {"nginx", nginxHTTP, nginx}, {"gateway", gatewayHTTP, gw}}
+	httpTargets := []target{{"backend", backendHTTP, backend}, {"nginx", nginxHTTP, nginx}, {"gateway", gatewayHTTP, gw},
+		{"gateway-accesslog", accessHTTP, accessGW}}
 	tcpTargets := []target{{"nginx-stream", nginxStream, nginx}, {"gateway-l4", gatewayL4, gw}}
 	clock := newCPUClock()
 	fmt.Printf("gateway bench: %d interleaved rounds; wrk -t%d -c%d -d%s; TCP %d connections for %s; GOMAXPROCS of the gateway: %s\n",
@@ -100,7 +112,7 @@ func run(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("round %d, %s: %w", round+1, t.name, err)
 			}
 			httpSamples[t.name] = append(httpSamples[t.name], s)
-			fmt.Printf("  round %d %-8s %9.0f req/s  p50 %-9s p99 %-9s CPU/req %s\n", round+1, t.name, s.PerSecond,
+			fmt.Printf("  round %d %-17s %9.0f req/s  p50 %-9s p99 %-9s CPU/req %s\n", round+1, t.name, s.PerSecond,
 				s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.cpuPerRequest.Round(100*time.Nanosecond))
 		}
 		for _, t := range tcpTargets {
@@ -113,6 +125,11 @@ func run(ctx context.Context, cfg Config) error {
 		}
 	}
 	report(os.Stdout, httpTargets, httpSamples, tcpTargets, tcpSamples)
+	counts, err := accessLogCounts(ctx, accessAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  gateway-accesslog lines (warm-up included): %s\n", counts)
 	return nil
 }
 
