@@ -59,6 +59,7 @@ func (c *committer) add(b *batch) {
 			cy.order = append(cy.order, p)
 		}
 		before[i] = s.size
+		markWrite(b.groups[i].records) // kept whole or not at all by a crash
 		if err := s.write(b.groups[i].records); err != nil {
 			c.logger.Error("write failed, rolling the request back", "stream", s.key.String(), "err", err)
 			c.undo(streams[:i+1], before)

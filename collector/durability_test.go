@@ -148,6 +148,7 @@ func TestTornTailTruncatedOnOpen(t *testing.T) {
 	tests := []struct {
 		name string
 		tail func(t *testing.T) []byte // bytes a crash left after the last whole record
+		kept []string                  // lines of the tail that stay
 	}{
 		{name: "short header", tail: func(*testing.T) []byte { return []byte{42, 0, 0} }},
 		{name: "short payload", tail: func(*testing.T) []byte {
@@ -163,6 +164,24 @@ func TestTornTailTruncatedOnOpen(t *testing.T) {
 			return binary.LittleEndian.AppendUint32(nil, 0xFFFFFFF0)
 		}},
 		{name: "zeroes", tail: func(*testing.T) []byte { return make([]byte, 4096) }},
+		// a SIGKILL can end a write part way: the whole records of an unfinished write go with it
+		{name: "write cut inside a record", tail: func(*testing.T) []byte {
+			w := oneWrite("lost 1", "lost 2", "lost 3")
+			return w[:len(w)-5]
+		}},
+		{name: "write cut between records", tail: func(*testing.T) []byte {
+			w := oneWrite("lost 1", "lost 2", "lost 3")
+			return w[:len(w)-len(appendRecord(nil, []byte(`{"kind":"event","message":"lost 3"}`)))]
+		}},
+		{name: "whole write, then a cut one", tail: func(*testing.T) []byte {
+			w := oneWrite("lost 1", "lost 2")
+			return append(oneWrite("kept 1", "kept 2"), w[:len(w)-1]...)
+		}, kept: []string{"kept 1", "kept 2"}},
+		{name: "records without write marks (written before them)", tail: func(*testing.T) []byte {
+			old := appendRecord(nil, eventPayload("old 1"))
+			old = appendRecord(old, eventPayload("old 2"))
+			return append(old, 42, 0)
+		}, kept: []string{"old 1", "old 2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,13 +202,16 @@ func TestTornTailTruncatedOnOpen(t *testing.T) {
 			require.NoError(t, f.Close())
 
 			again := startCollector(t, Config{DataDir: dir})
-			assert.Equal(t, []string{"one", "two", "three"}, messages(again.readAll(t, eventStream("op-torn"))))
-			after, err := os.Stat(seg)
-			require.NoError(t, err)
-			assert.Equal(t, whole.Size(), after.Size(), "truncated back to the last whole record")
+			want := append([]string{"one", "two", "three"}, tt.kept...)
+			assert.Equal(t, want, messages(again.readAll(t, eventStream("op-torn"))))
+			if tt.kept == nil {
+				after, err := os.Stat(seg)
+				require.NoError(t, err)
+				assert.Equal(t, whole.Size(), after.Size(), "truncated back to the last whole write")
+			}
 
 			again.ingest(t, event("op-torn", "four"))
-			assert.Equal(t, []string{"one", "two", "three", "four"}, messages(again.readAll(t, eventStream("op-torn"))))
+			assert.Equal(t, append(want, "four"), messages(again.readAll(t, eventStream("op-torn"))))
 		})
 	}
 }
@@ -201,4 +223,19 @@ func TestDataDirIsLocked(t *testing.T) {
 	second, err := New(Config{DataDir: dir, Listen: "127.0.0.1:0"}, nil)
 	require.NoError(t, err)
 	assert.ErrorContains(t, second.Run(t.Context()), "is another collector using it?")
+}
+
+// eventPayload is the record payload of an event line of op-torn saying msg.
+func eventPayload(msg string) []byte {
+	return fmt.Appendf(nil, `{"time":"2026-11-28T12:00:00Z","tenant":"t1","app":"shop","operation":"op-torn","message":%q,"kind":"event"}`, msg)
+}
+
+// oneWrite is the records of msgs as the committer writes one request's lines: marked as one write.
+func oneWrite(msgs ...string) []byte {
+	var w []byte
+	for _, m := range msgs {
+		w = appendRecord(w, eventPayload(m))
+	}
+	markWrite(w)
+	return w
 }

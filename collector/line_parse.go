@@ -354,7 +354,8 @@ func decodeRecords(records []byte, count int) ([]Line, error) {
 		if len(records)-off < recordHeaderBytes {
 			return nil, fmt.Errorf("decode record at %d: short header", off)
 		}
-		n := int(binary.LittleEndian.Uint32(records[off:]))
+		word, _ := recordLength(binary.LittleEndian.Uint32(records[off:]))
+		n := int(word)
 		off += recordHeaderBytes
 		if n > len(records)-off {
 			return nil, fmt.Errorf("decode record at %d: length %d past the end", off-recordHeaderBytes, n)

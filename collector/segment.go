@@ -33,6 +33,29 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// recordMore, set in a record's length word, marks a record that is followed by more records of the same
+// write: one request's lines in one stream are one write, and a write cut short by a crash (a SIGKILL
+// can end a large write() part way) is dropped whole when the stream is opened again, so that what was
+// never acknowledged is kept whole or not at all. A record with it clear ends its write; records written
+// before the bit existed all have it clear, each read as a write of its own.
+const recordMore = 1 << 31
+
+// recordLength splits a record's length word into the payload length and recordMore.
+func recordLength(word uint32) (int64, bool) { return int64(word &^ recordMore), word&recordMore != 0 }
+
+// markWrite sets recordMore on every record of records but the last: records is one write.
+func markWrite(records []byte) {
+	for off := 0; len(records)-off >= recordHeaderBytes; {
+		n, _ := recordLength(binary.LittleEndian.Uint32(records[off:]))
+		next := off + recordHeaderBytes + int(n)
+		if next >= len(records) {
+			return
+		}
+		binary.LittleEndian.PutUint32(records[off:], uint32(n)|recordMore)
+		off = next
+	}
+}
+
 // errCorrupt is a record that does not verify where one must: in the committed part of a segment.
 var errCorrupt = errors.New("corrupt record")
 
@@ -90,6 +113,7 @@ type recordReader struct {
 	end     int64
 	header  [recordHeaderBytes]byte
 	payload []byte
+	more    bool // the record next returned last is followed by more of its write
 }
 
 func newRecordReader(r io.Reader, off, end int64) *recordReader {
@@ -108,7 +132,7 @@ func (rr *recordReader) next() ([]byte, error) {
 	if _, err := io.ReadFull(rr.br, rr.header[:]); err != nil {
 		return nil, fmt.Errorf("%w at offset %d: read header: %w", errCorrupt, rr.off, err)
 	}
-	n := int64(binary.LittleEndian.Uint32(rr.header[:4]))
+	n, more := recordLength(binary.LittleEndian.Uint32(rr.header[:4]))
 	if n == 0 { // never written: a zero-filled tail would otherwise read as empty records (CRC of nothing is 0)
 		return nil, fmt.Errorf("%w at offset %d: empty record", errCorrupt, rr.off)
 	}
@@ -126,24 +150,29 @@ func (rr *recordReader) next() ([]byte, error) {
 		return nil, fmt.Errorf("%w at offset %d: checksum mismatch", errCorrupt, rr.off)
 	}
 	rr.off += recordHeaderBytes + n
+	rr.more = more
 	return p, nil
 }
 
 // validLength scans a segment from its start and returns the length of its longest prefix of whole,
-// verified records, and how many records that is.
+// verified writes (see recordMore), and how many records that is.
 func validLength(f *os.File, size int64) (int64, int, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return 0, 0, fmt.Errorf("seek segment: %w", err)
 	}
 	rr := newRecordReader(f, 0, size)
-	count := 0
+	var end int64
+	count, whole := 0, 0
 	for {
 		_, err := rr.next()
 		switch {
 		case err == nil:
 			count++
+			if !rr.more {
+				end, whole = rr.off, count
+			}
 		case errors.Is(err, io.EOF), errors.Is(err, errCorrupt):
-			return rr.off, count, nil
+			return end, whole, nil
 		default:
 			return 0, 0, err
 		}

@@ -46,11 +46,14 @@ func newGatewayEnv(t *testing.T, prefix string) *gwEnv {
 
 // startGateway runs an in-process gateway watching only the env's namespace, on 127.0.0.1:0 listeners
 // (HTTP, HTTPS and admin), and waits until it has published its first snapshot. It stops with the test.
-func (e *gwEnv) startGateway() *gateway.Gateway {
+func (e *gwEnv) startGateway() *gateway.Gateway { return e.startGatewayOn("127.0.0.1") }
+
+// startGatewayOn is startGateway with the data plane (HTTP, HTTPS, and so the TCP and UDP routes) on host.
+func (e *gwEnv) startGatewayOn(host string) *gateway.Gateway {
 	t := e.t
 	t.Helper()
 	g, err := gateway.New(gateway.Config{
-		HTTPListen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0",
+		HTTPListen: net.JoinHostPort(host, "0"), HTTPSListen: net.JoinHostPort(host, "0"), AdminListen: "127.0.0.1:0",
 		Namespaces: []string{e.ns}, Throttle: 20 * time.Millisecond,
 	}, e.kube, nil)
 	require.NoError(t, err)

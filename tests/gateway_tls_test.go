@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -192,31 +191,6 @@ func freeLoopbackPort(t *testing.T, network string) int32 {
 	}
 	t.Fatalf("no %s port free on both 127.0.0.1 and ::1", network)
 	return 0
-}
-
-// startGatewayOn is startGateway with the data plane, and so the TCP and UDP routes, on host.
-func (e *gwEnv) startGatewayOn(host string) *gateway.Gateway {
-	t := e.t
-	t.Helper()
-	g, err := gateway.New(gateway.Config{
-		HTTPListen: net.JoinHostPort(host, "0"), AdminListen: "127.0.0.1:0",
-		Namespaces: []string{e.ns}, Throttle: 20 * time.Millisecond,
-	}, e.kube, nil)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err, "gateway run")
-		case <-time.After(30 * time.Second):
-			t.Errorf("the gateway did not stop within 30s")
-		}
-	})
-	require.Eventually(t, g.Ready, 30*time.Second, 20*time.Millisecond, "the gateway published no snapshot")
-	return g
 }
 
 // TestGatewayL4 routes a TCP and a UDP port of the gateway, from Services annotated with the listen
