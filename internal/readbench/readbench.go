@@ -124,10 +124,24 @@ func Measure(b *testing.B, url, token string, clients int) int {
 		}
 		return elapsed, err
 	}
-	for range clients { // open the connections and warm the caches
-		if _, err := get(); err != nil {
-			b.Fatal(err)
-		}
+	// open every client's connection and warm the caches: concurrently, as the measurement runs (one
+	// client after the other would share one connection, and the measurement would open the others)
+	warmErrs := make(chan error, clients)
+	var warm sync.WaitGroup
+	for range clients {
+		warm.Go(func() {
+			for range 5 {
+				if _, err := get(); err != nil {
+					warmErrs <- err
+					return
+				}
+			}
+		})
+	}
+	warm.Wait()
+	close(warmErrs)
+	for err := range warmErrs {
+		b.Fatal(err)
 	}
 
 	latencies := make([][]time.Duration, clients)
