@@ -155,11 +155,19 @@ func (f *follower) followedApps() map[appKey]bool {
 // added to the request.
 func (c *Collector) adminCall(ctx context.Context, method, u string, body io.Reader, size int64, timeout time.Duration,
 	headers ...http.Header) ([]byte, error) {
+	out, _, err := c.memberCall(ctx, method, u, body, size, timeout, headers...)
+	return out, err
+}
+
+// memberCall is adminCall answering the headers of the answer too: one way for every request a member
+// sends another (union reads, drain).
+func (c *Collector) memberCall(ctx context.Context, method, u string, body io.Reader, size int64, timeout time.Duration,
+	headers ...http.Header) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
+		return nil, nil, fmt.Errorf("build request: %w", err)
 	}
 	if size >= 0 && body != nil {
 		req.ContentLength = size
@@ -172,15 +180,15 @@ func (c *Collector) adminCall(ctx context.Context, method, u string, body io.Rea
 	req.Header.Set(ForwardedHeader, c.cfg.Self)
 	res, err := c.forwardClient.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer res.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	out, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
 	if err != nil {
-		return nil, fmt.Errorf("read answer: %w", err)
+		return nil, nil, fmt.Errorf("read answer: %w", err)
 	}
 	if res.StatusCode != http.StatusOK {
-		return nil, newPartError(res.StatusCode, out)
+		return nil, nil, newPartError(res.StatusCode, out)
 	}
-	return out, nil
+	return out, res.Header, nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -210,33 +209,18 @@ func (c *Collector) readMember(ctx context.Context, rn *running, m Member, origi
 // getMember asks a member for its own part of a stream (GET .../lines with params).
 func (c *Collector) getMember(ctx context.Context, m Member, key StreamKey, params url.Values) (memberPart, error) {
 	out := memberPart{member: m}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.ForwardTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.URL+"/v1/streams/"+key.String()+"/lines?"+params.Encode(), nil)
-	if err != nil {
-		return out, fmt.Errorf("build request: %w", err)
-	}
-	req.Header.Set(ForwardedHeader, c.cfg.Self)
-	req.Header.Set(unionHeader, "1")
-	res, err := c.forwardClient.Do(req)
+	body, header, err := c.memberCall(ctx, http.MethodGet, m.URL+"/v1/streams/"+key.String()+"/lines?"+params.Encode(), nil, -1,
+		c.cfg.ForwardTimeout, http.Header{unionHeader: {"1"}})
 	if err != nil {
 		return out, fmt.Errorf("read member: %w", err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<30))
-	if err != nil {
-		return out, fmt.Errorf("read member answer: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return out, newPartError(res.StatusCode, body)
 	}
 	if err := json.Unmarshal(body, &out.page); err != nil {
 		return out, fmt.Errorf("decode member page: %w", err)
 	}
-	if s := res.Header.Get(importedHeader); s != "" {
+	if s := header.Get(importedHeader); s != "" {
 		out.imported = parseImported(s)
 	}
-	if s := res.Header.Get(streamStartHeader); s != "" {
+	if s := header.Get(streamStartHeader); s != "" {
 		if out.first, err = time.Parse(time.RFC3339Nano, s); err != nil {
 			return out, fmt.Errorf("parse %s %q: %w", streamStartHeader, s, err)
 		}
