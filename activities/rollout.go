@@ -79,6 +79,48 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
+	if err := k.follow(ctx, in, &p); err != nil {
+		return WaitRolloutResult{}, err
+	}
+	return WaitRolloutResult{RolloutProgress: p}, nil
+}
+
+// AwaitRolloutInput asks for a short wait for a rollout: at most Within.
+type AwaitRolloutInput struct {
+	WaitRolloutInput
+	Within time.Duration `json:"within"`
+}
+
+// AwaitRolloutResult is the rollout as the short wait left it; Complete when it is done.
+type AwaitRolloutResult struct {
+	RolloutProgress
+	Complete bool `json:"complete,omitempty"`
+}
+
+// AwaitRollout waits for a rollout for at most Within, woken by the cache's events. A deploy runs it as
+// a local activity right after the apply, so that a rollout that completes quickly needs no WaitRollout
+// activity and no second workflow task. It never decides that a rollout failed: a worker without a
+// synced cache answers at once (it would poll the API), and a rollout that is not complete in time, or
+// looks stuck or failed, is answered not complete: WaitRollout then waits, heartbeats and decides.
+func (k *Kube) AwaitRollout(ctx context.Context, in AwaitRolloutInput) (AwaitRolloutResult, error) {
+	if in.Within <= 0 || !k.Cache.Synced() {
+		return AwaitRolloutResult{}, nil
+	}
+	wait, cancel := context.WithTimeout(ctx, in.Within)
+	defer cancel()
+	var p RolloutProgress
+	if err := k.follow(wait, in.WaitRolloutInput, &p); err != nil {
+		if ctx.Err() != nil {
+			return AwaitRolloutResult{}, ctx.Err()
+		}
+		return AwaitRolloutResult{RolloutProgress: p}, nil
+	}
+	return AwaitRolloutResult{RolloutProgress: p, Complete: true}, nil
+}
+
+// follow observes the rollout into p until it is complete (nil), fails for good, passes its deadline,
+// or ctx ends; it heartbeats p on every look (a no-op in a local activity).
+func (k *Kube) follow(ctx context.Context, in WaitRolloutInput, p *RolloutProgress) error {
 	if p.Stuck == nil {
 		p.Stuck = map[string]time.Time{}
 	}
@@ -100,30 +142,30 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		done, err := k.observe(ctx, in, &p)
+		done, err := k.observe(ctx, in, p)
 		if err != nil {
-			return WaitRolloutResult{}, err
+			return err
 		}
-		activity.RecordHeartbeat(ctx, p)
+		activity.RecordHeartbeat(ctx, *p)
 		if done {
-			return WaitRolloutResult{RolloutProgress: p}, nil
+			return nil
 		}
 		if !in.Deadline.IsZero() && time.Now().After(in.Deadline) {
 			detail := ""
 			if p.Message != "" {
 				detail = ": " + p.Message
 			}
-			return WaitRolloutResult{}, permanent(ErrTypeRolloutStalled, fmt.Errorf(
+			return permanent(ErrTypeRolloutStalled, fmt.Errorf(
 				"rollout of %s/%s not complete by its deadline (%d/%d updated, %d ready, %d available, %d ready endpoints)%s",
 				in.Namespace, name, p.Updated, p.Desired, p.Ready, p.Available, p.ReadyEndpoints, detail))
 		}
 		select {
 		case <-ctx.Done():
-			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): %w",
+			return fmt.Errorf("wait for rollout of %s/%s (%d/%d available): %w",
 				in.Namespace, name, p.Available, p.Desired, ctx.Err())
 		case <-workerStopping(ctx):
 			// A retryable failure: another worker resumes the wait from the last heartbeat at once.
-			return WaitRolloutResult{}, fmt.Errorf("wait for rollout of %s/%s (%d/%d available): the worker is stopping",
+			return fmt.Errorf("wait for rollout of %s/%s (%d/%d available): the worker is stopping",
 				in.Namespace, name, p.Available, p.Desired)
 		case <-tick.C:
 		case <-changed:

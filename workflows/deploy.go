@@ -32,7 +32,13 @@ const (
 	// stays a regular, heartbeating activity. It is asked first: a run that has it has every change
 	// before it too, so that it records one version marker (and one search attribute upsert) instead
 	// of three.
+	//
+	// Its version 2 (changeBriefWait) adds a short wait for the rollout right after the apply, as a local
+	// activity in the same workflow task (AwaitRollout): a rollout done within briefRolloutWait needs no
+	// WaitRollout activity and no second workflow task. Version 2 of the same change id, so that a run
+	// still records a single marker.
 	changeLocalSteps = ChangeLocalSteps
+	changeBriefWait  = 2
 )
 
 // Deploy rolls a component out to its spec (first deploy and upgrade): resolve the image to a digest,
@@ -50,8 +56,8 @@ func Rollback(ctx workflow.Context, in contract.RollbackInput) (contract.DeployR
 }
 
 func deploy(ctx workflow.Context, kind contract.OperationKind, in contract.DeployInput) (contract.DeployResult, error) {
-	if workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, 1) >= 1 {
-		return runDeploy(ctx, kind, in, deployChanges{compensate: true, routes: true, local: true})
+	if v := workflow.GetVersion(ctx, changeLocalSteps, workflow.DefaultVersion, changeBriefWait); v >= 1 {
+		return runDeploy(ctx, kind, in, deployChanges{compensate: true, routes: true, local: true, brief: v >= changeBriefWait})
 	}
 	version := workflow.GetVersion(ctx, changeCompensation, workflow.DefaultVersion, 1)
 	return runDeploy(ctx, kind, in, deployChanges{compensate: version >= 1})
@@ -62,6 +68,7 @@ type deployChanges struct {
 	compensate bool // changeCompensation
 	routes     bool // changeRoutes; asked when the run has compensate but not local
 	local      bool // changeLocalSteps
+	brief      bool // changeBriefWait
 }
 
 // runDeploy is the deploy's list of steps; with compensate, the run reads the current release and
@@ -76,7 +83,8 @@ func runDeploy(ctx workflow.Context, kind contract.OperationKind, in contract.De
 	if err != nil {
 		return contract.DeployResult{}, err
 	}
-	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate, routes: changes.routes, local: changes.local}
+	d := &deployRun{ctx: ctx, in: in, pr: pr, compensate: compensate, routes: changes.routes, local: changes.local,
+		brief: changes.brief}
 	if compensate && !changes.local {
 		d.routes = workflow.GetVersion(ctx, changeRoutes, workflow.DefaultVersion, 1) >= 1
 	}

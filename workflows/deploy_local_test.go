@@ -41,13 +41,20 @@ var noopApplied = activities.ApplyResult{
 	Rollout: &activities.RolloutProgress{Desired: 2, Updated: 2, Ready: 2, Available: 2, Total: 2},
 }
 
+// briefly matches the input of the brief wait after an apply: the applied workload, briefRolloutWait.
+var briefly = mock.MatchedBy(func(in activities.AwaitRolloutInput) bool {
+	return in.Within == briefRolloutWait && in.Deployment == "shop-web" && !in.Deadline.IsZero()
+})
+
 // TestDeployLocalSteps covers changeLocalSteps: the short steps run as local activities, a complete
-// apply skips the rollout wait, and runs started before the change keep regular activities and the wait.
+// apply skips the rollout wait, and runs started before the change keep regular activities and the wait;
+// and changeBriefWait: a rollout done within the brief wait after the apply needs no WaitRollout.
 func TestDeployLocalSteps(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
 		oldWorker   bool // the run started before changeLocalSteps
+		noBrief     bool // the run started with changeLocalSteps but before changeBriefWait
 		mock        func(env *testsuite.TestWorkflowEnvironment)
 		wantErr     string
 		wantLocal   []string
@@ -70,7 +77,39 @@ func TestDeployLocalSteps(t *testing.T) {
 			wantDetail: map[string]string{StepWaitRollout: "nothing to roll out: 2/2 replicas available"},
 		},
 		{
-			name: "an apply that changed the workload still waits for its rollout, as a regular activity",
+			name: "a rollout done within the brief wait needs no WaitRollout activity",
+			mock: func(env *testsuite.TestWorkflowEnvironment) {
+				upToApply(env, prevRelease)
+				changed := noopApplied
+				changed.Complete = false
+				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{
+					RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 2, ReadyEndpoints: 2}, Complete: true}, nil).Once()
+				env.OnActivity(storeActs.RecordRelease, mock.Anything, mock.Anything).Return(activities.RecordReleaseResult{}, nil).Once()
+			},
+			wantLocal:  []string{"ResolveImage", "EnsureNamespace", "LatestRelease", "Apply", "AwaitRollout", "RecordRelease"},
+			wantDetail: map[string]string{StepWaitRollout: "2/2 replicas available, 2 ready endpoints"},
+		},
+		{
+			name: "a rollout not done within the brief wait goes on in WaitRollout, a regular activity",
+			mock: func(env *testsuite.TestWorkflowEnvironment) {
+				upToApply(env, prevRelease)
+				changed := noopApplied
+				changed.Complete = false
+				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{
+					RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 1}}, nil).Once()
+				env.OnActivity(kubeActs.WaitRollout, mock.Anything, withDeadline).
+					Return(activities.WaitRolloutResult{RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 2, ReadyEndpoints: 2}}, nil).Once()
+				env.OnActivity(storeActs.RecordRelease, mock.Anything, mock.Anything).Return(activities.RecordReleaseResult{}, nil).Once()
+			},
+			wantLocal:   []string{"ResolveImage", "EnsureNamespace", "LatestRelease", "Apply", "AwaitRollout", "RecordRelease"},
+			wantRegular: []string{"WaitRollout"},
+			wantDetail:  map[string]string{StepWaitRollout: "2/2 replicas available, 2 ready endpoints"},
+		},
+		{
+			name:    "a run started before the brief wait waits for a changed workload in WaitRollout only",
+			noBrief: true,
 			mock: func(env *testsuite.TestWorkflowEnvironment) {
 				upToApply(env, prevRelease)
 				changed := noopApplied
@@ -83,6 +122,20 @@ func TestDeployLocalSteps(t *testing.T) {
 			wantLocal:   []string{"ResolveImage", "EnsureNamespace", "LatestRelease", "Apply", "RecordRelease"},
 			wantRegular: []string{"WaitRollout"},
 			wantDetail:  map[string]string{StepWaitRollout: "2/2 replicas available, 2 ready endpoints"},
+		},
+		{
+			name: "a failed brief wait fails the step (a cancelled operation), with no WaitRollout",
+			mock: func(env *testsuite.TestWorkflowEnvironment) {
+				upToApply(env, activities.LatestReleaseResult{})
+				changed := noopApplied
+				changed.Complete = false
+				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{},
+					appErr("wait for rollout: context canceled", "Canceled")).Once()
+			},
+			wantErr:   "context canceled",
+			wantLocal: []string{"ResolveImage", "EnsureNamespace", "LatestRelease", "Apply", "AwaitRollout"},
+			wantSteps: map[string]string{StepWaitRollout: contract.StepFailed, StepRecordRelease: contract.StepPending},
 		},
 		{
 			name:      "a run of an older worker keeps regular activities and waits even when the apply is complete",
@@ -125,7 +178,10 @@ func TestDeployLocalSteps(t *testing.T) {
 			t.Parallel()
 			env := newEnv(t)
 			if tt.oldWorker {
-				env.OnGetVersion(changeLocalSteps, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+				env.OnGetVersion(changeLocalSteps, workflow.DefaultVersion, changeBriefWait).Return(workflow.DefaultVersion)
+			}
+			if tt.noBrief {
+				env.OnGetVersion(changeLocalSteps, workflow.DefaultVersion, changeBriefWait).Return(workflow.Version(1))
 			}
 			runs := &runsOf{}
 			runs.listen(env)

@@ -34,7 +34,15 @@ type deployRun struct {
 	// local: the short steps run as local activities and a complete apply skips the rollout wait
 	// (changeLocalSteps).
 	local bool
+	// brief: before WaitRollout, the run waits up to briefRolloutWait for the rollout in a local
+	// activity (changeBriefWait).
+	brief bool
 }
+
+// briefRolloutWait is how long a deploy waits for its rollout right after the apply, in the same
+// workflow task (changeBriefWait). Well under the workflow task's timeout (10 s), so that the SDK need
+// not keep the task alive with another; a rollout that takes longer goes on in WaitRollout.
+const briefRolloutWait = 5 * time.Second
 
 // call runs one short step on ctx: a local activity since changeLocalSteps, a regular one before.
 func (d *deployRun) call(ctx workflow.Context, fn, in, out any) error {
@@ -125,6 +133,17 @@ func (d *deployRun) wait(ctx workflow.Context, applied activities.ApplyResult, o
 		}
 		in.Deadline = workflow.Now(ctx).Add(time.Duration(timeout) * time.Second)
 	}
+	if d.brief {
+		var brief activities.AwaitRolloutResult
+		if err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, shortLocal), kubeActs.AwaitRollout,
+			activities.AwaitRolloutInput{WaitRolloutInput: in, Within: briefRolloutWait}).Get(ctx, &brief); err != nil {
+			return err
+		}
+		if brief.Complete {
+			out.RolloutProgress = brief.RolloutProgress
+			return nil
+		}
+	}
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longWait), kubeActs.WaitRollout, in).Get(ctx, out)
 }
 
@@ -145,7 +164,7 @@ func (d *deployRun) rollBack(prev activities.LatestReleaseResult, cause error) e
 		return cause
 	}
 	ctx, _ := workflow.NewDisconnectedContext(d.ctx)
-	back := &deployRun{ctx: ctx, in: d.in, pr: d.pr, compensate: true, local: d.local}
+	back := &deployRun{ctx: ctx, in: d.in, pr: d.pr, compensate: true, local: d.local, brief: d.brief}
 	err := d.pr.run(StepRollBack, func() error {
 		var applied activities.ApplyResult
 		err := back.call(ctx, kubeActs.Apply, activities.ApplyInput{
