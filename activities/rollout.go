@@ -79,7 +79,7 @@ func (k *Kube) WaitRollout(ctx context.Context, in WaitRolloutInput) (WaitRollou
 	if activity.HasHeartbeatDetails(ctx) {
 		_ = activity.GetHeartbeatDetails(ctx, &p)
 	}
-	if err := k.follow(ctx, in, &p); err != nil {
+	if err := k.follow(ctx, in, &p, false); err != nil {
 		return WaitRolloutResult{}, err
 	}
 	return WaitRolloutResult{RolloutProgress: p}, nil
@@ -109,7 +109,7 @@ func (k *Kube) AwaitRollout(ctx context.Context, in AwaitRolloutInput) (AwaitRol
 	wait, cancel := context.WithTimeout(ctx, in.Within)
 	defer cancel()
 	var p RolloutProgress
-	if err := k.follow(wait, in.WaitRolloutInput, &p); err != nil {
+	if err := k.follow(wait, in.WaitRolloutInput, &p, true); err != nil {
 		if ctx.Err() != nil {
 			return AwaitRolloutResult{}, ctx.Err()
 		}
@@ -119,8 +119,11 @@ func (k *Kube) AwaitRollout(ctx context.Context, in AwaitRolloutInput) (AwaitRol
 }
 
 // follow observes the rollout into p until it is complete (nil), fails for good, passes its deadline,
-// or ctx ends; it heartbeats p on every look (a no-op in a local activity).
-func (k *Kube) follow(ctx context.Context, in WaitRolloutInput, p *RolloutProgress) error {
+// or ctx ends; it heartbeats p on every look (a no-op in a local activity). cacheOnly (with a synced
+// cache) waits for a workload the cache does not have yet instead of reading the API: right after
+// the apply, the cache is often a few milliseconds behind, and the API read (the workload and a list
+// of its pods) is what it would save.
+func (k *Kube) follow(ctx context.Context, in WaitRolloutInput, p *RolloutProgress, cacheOnly bool) error {
 	if p.Stuck == nil {
 		p.Stuck = map[string]time.Time{}
 	}
@@ -142,7 +145,7 @@ func (k *Kube) follow(ctx context.Context, in WaitRolloutInput, p *RolloutProgre
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
-		done, err := k.observe(ctx, in, p)
+		done, err := k.observe(ctx, in, p, cacheOnly)
 		if err != nil {
 			return err
 		}
@@ -179,7 +182,7 @@ const cacheRecheck = 4
 
 // observe reads the rollout once into p and tells whether it is complete: from the cache when it is
 // synced (the API when the cache has no workload yet), else from the API.
-func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgress) (bool, error) {
+func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgress, cacheOnly bool) (bool, error) {
 	name := workloadName(in.Workload, in.Deployment)
 	var w *workloadState
 	fromCache := k.Cache.Synced()
@@ -188,6 +191,9 @@ func (k *Kube) observe(ctx context.Context, in WaitRolloutInput, p *RolloutProgr
 			return false, permanent(ErrTypeInvalidSpec, fmt.Errorf("workload %s/%s: unknown kind %q", in.Namespace, name, in.Kind))
 		}
 		w = k.Cache.cachedWorkload(in.Namespace, in.Kind, name)
+		if w == nil && cacheOnly {
+			return false, nil
+		}
 	}
 	if w == nil {
 		var err error

@@ -90,3 +90,42 @@ func TestAwaitRollout(t *testing.T) {
 		})
 	}
 }
+
+// TestAwaitRolloutWaitsForTheCache: right after an apply the cache may not have the workload yet; the
+// brief wait then waits for the cache's event instead of reading the workload and its pods from the API.
+func TestAwaitRolloutWaitsForTheCache(t *testing.T) {
+	t.Parallel()
+	cs := fake.NewClientset()
+	k := &Kube{Client: cs, PollInterval: time.Hour, Cache: startedCache(t, cs, KubeCacheConfig{})}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.RegisterActivity(k)
+	cs.ClearActions()
+	time.AfterFunc(300*time.Millisecond, func() {
+		dep := deployment(2, appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2})
+		if _, err := cs.AppsV1().Deployments("acme").Create(context.Background(), dep, metav1.CreateOptions{}); err != nil {
+			t.Error(err)
+		}
+	})
+	start := time.Now()
+	v, err := env.ExecuteActivity(k.AwaitRollout, AwaitRolloutInput{
+		WaitRolloutInput: WaitRolloutInput{Namespace: "acme", Deployment: "shop-web", Generation: 2}, Within: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got AwaitRolloutResult
+	if err := v.Get(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Complete {
+		t.Fatalf("not complete: %+v", got)
+	}
+	if took := time.Since(start); took < 200*time.Millisecond {
+		t.Fatalf("the wait began after the workload was created (%s): it tests nothing", took)
+	}
+	for _, a := range cs.Actions() {
+		if a.GetVerb() == "get" || a.GetVerb() == "list" {
+			t.Errorf("the brief wait read the API: %s %s", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+}
