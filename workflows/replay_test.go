@@ -52,6 +52,11 @@ func TestReplayCatchesIncompatibleChange(t *testing.T) {
 			history: "testdata/deploy-local-steps.json",
 			changes: deployChanges{compensate: true, routes: true},
 		},
+		{
+			name:    "no brief wait, on a history with one",
+			history: "testdata/deploy-brief-wait.json",
+			changes: deployChanges{compensate: true, routes: true, local: true},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
