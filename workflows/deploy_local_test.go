@@ -41,6 +41,13 @@ var noopApplied = activities.ApplyResult{
 	Rollout: &activities.RolloutProgress{Desired: 2, Updated: 2, Ready: 2, Available: 2, Total: 2},
 }
 
+// applyChanges mocks an apply that changed the workload: its rollout is still to wait for.
+func applyChanges(env *testsuite.TestWorkflowEnvironment) {
+	changed := noopApplied
+	changed.Complete = false
+	env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+}
+
 // briefly matches the input of the brief wait after an apply: the applied workload, briefRolloutWait.
 var briefly = mock.MatchedBy(func(in activities.AwaitRolloutInput) bool {
 	return in.Within == briefRolloutWait && in.Deployment == "shop-web" && !in.Deadline.IsZero()
@@ -80,9 +87,7 @@ func TestDeployLocalSteps(t *testing.T) {
 			name: "a rollout done within the brief wait needs no WaitRollout activity",
 			mock: func(env *testsuite.TestWorkflowEnvironment) {
 				upToApply(env, prevRelease)
-				changed := noopApplied
-				changed.Complete = false
-				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				applyChanges(env)
 				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{
 					RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 2, ReadyEndpoints: 2}, Complete: true}, nil).Once()
 				env.OnActivity(storeActs.RecordRelease, mock.Anything, mock.Anything).Return(activities.RecordReleaseResult{}, nil).Once()
@@ -94,9 +99,7 @@ func TestDeployLocalSteps(t *testing.T) {
 			name: "a rollout not done within the brief wait goes on in WaitRollout, a regular activity",
 			mock: func(env *testsuite.TestWorkflowEnvironment) {
 				upToApply(env, prevRelease)
-				changed := noopApplied
-				changed.Complete = false
-				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				applyChanges(env)
 				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{
 					RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 1}}, nil).Once()
 				env.OnActivity(kubeActs.WaitRollout, mock.Anything, withDeadline).
@@ -112,9 +115,7 @@ func TestDeployLocalSteps(t *testing.T) {
 			noBrief: true,
 			mock: func(env *testsuite.TestWorkflowEnvironment) {
 				upToApply(env, prevRelease)
-				changed := noopApplied
-				changed.Complete = false
-				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				applyChanges(env)
 				env.OnActivity(kubeActs.WaitRollout, mock.Anything, withDeadline).
 					Return(activities.WaitRolloutResult{RolloutProgress: activities.RolloutProgress{Desired: 2, Available: 2, ReadyEndpoints: 2}}, nil).Once()
 				env.OnActivity(storeActs.RecordRelease, mock.Anything, mock.Anything).Return(activities.RecordReleaseResult{}, nil).Once()
@@ -127,9 +128,7 @@ func TestDeployLocalSteps(t *testing.T) {
 			name: "a failed brief wait fails the step (a cancelled operation), with no WaitRollout",
 			mock: func(env *testsuite.TestWorkflowEnvironment) {
 				upToApply(env, activities.LatestReleaseResult{})
-				changed := noopApplied
-				changed.Complete = false
-				env.OnActivity(kubeActs.Apply, mock.Anything, applyOf(newRef)).Return(changed, nil).Once()
+				applyChanges(env)
 				env.OnActivity(kubeActs.AwaitRollout, mock.Anything, briefly).Return(activities.AwaitRolloutResult{},
 					appErr("wait for rollout: context canceled", "Canceled")).Once()
 			},
