@@ -13,8 +13,8 @@ import (
 //	GET /healthz        200 while the process serves
 //	GET /readyz         200 once the first routing snapshot is published, 503 before
 //	GET /metrics        Prometheus metrics
-//	GET /debug/routes   the running Routes as JSON
-func newAdminHandler(table *atomic.Pointer[Table], m *metrics) http.Handler {
+//	GET /debug/routes   the running Routes as JSON, with the TCP and UDP routes l4 lists under "l4"
+func newAdminHandler(table *atomic.Pointer[Table], m *metrics, l4 func() []L4RouteStatus) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		plainError(w, http.StatusOK, "ok")
@@ -36,7 +36,17 @@ func newAdminHandler(table *atomic.Pointer[Table], m *metrics) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(t.Routes())
+		view := debugRoutes{Routes: t.Routes(), L4: []L4RouteStatus{}}
+		if l4 != nil {
+			view.L4 = l4()
+		}
+		_ = enc.Encode(view)
 	})
 	return mux
+}
+
+// debugRoutes is the JSON of /debug/routes: the fields of Routes ("http", "default", "tls") and "l4".
+type debugRoutes struct {
+	Routes
+	L4 []L4RouteStatus `json:"l4"`
 }

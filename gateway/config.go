@@ -55,6 +55,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run waits for in-flight requests once its context is done.
 	// Default 10s.
 	ShutdownTimeout time.Duration
+	// L4EndpointWait is how long a TCP connection, or a new UDP client's first datagrams, arriving while
+	// its route has no ready endpoint wait for one: L4Config.EndpointWait, 0 taking its default (5s).
+	L4EndpointWait time.Duration
 }
 
 // Defaults of Config.
@@ -129,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("gateway shutdown timeout %s is negative", c.ShutdownTimeout))
+	}
+	if c.L4EndpointWait < 0 {
+		errs = append(errs, fmt.Errorf("gateway L4 endpoint wait %s is negative", c.L4EndpointWait))
 	}
 	seen := make(map[string]bool, len(c.Namespaces))
 	for _, ns := range c.Namespaces {

@@ -19,18 +19,19 @@ import (
 // endpoints is swapped into it and applies to the connections (or UDP sessions) that start after it; a
 // listener whose route is gone is closed, and the connections it accepted run to their end.
 type l4Proxy struct {
-	cfg     L4Config
-	logger  *slog.Logger
-	metrics *metrics
+	cfg      L4Config
+	logger   *slog.Logger
+	metrics  *metrics
+	udpDrops udpDrops
 
 	mu        sync.Mutex
 	ctx       context.Context // from start; ends the dials on stop
 	cancel    context.CancelFunc
 	stopped   bool
 	listeners map[l4Key]l4Listener
-	retired   []l4Listener      // closed listeners whose connections still run, ended by stop
-	routes    map[l4Key]L4Route // the route each listener serves
-	failed    map[l4Key]string  // listen errors already logged
+	retired   []l4Listener        // closed listeners whose connections still run, ended by stop
+	routes    map[l4Key]L4Route   // the route each listener serves
+	failed    map[l4Key]l4Failure // the routes whose port could not be bound, and why
 	problems  map[Problem]bool
 }
 
@@ -43,15 +44,29 @@ type l4Listener interface {
 	close(drop bool)
 	// idle reports whether no connection or session is in progress.
 	idle() bool
+	// stats counts the connections or sessions in progress.
+	stats() l4ListenerStats
 	addr() net.Addr
+}
+
+// l4ListenerStats are the connections (TCP) or sessions (UDP) of a listener in progress, and how many
+// of them wait for an endpoint.
+type l4ListenerStats struct {
+	active, waiting int
+}
+
+// l4Failure is a route whose port could not be bound, retried on every build.
+type l4Failure struct {
+	route L4Route
+	err   string
 }
 
 // newL4Proxy prepares the L4 side; it serves nothing before start.
 func newL4Proxy(cfg L4Config, logger *slog.Logger, m *metrics) *l4Proxy {
 	return &l4Proxy{
-		cfg: cfg.withDefaults(), logger: logger, metrics: m,
+		cfg: cfg.withDefaults(), logger: logger, metrics: m, udpDrops: udpDropsOf(m),
 		listeners: make(map[l4Key]l4Listener), routes: make(map[l4Key]L4Route),
-		failed: make(map[l4Key]string),
+		failed: make(map[l4Key]l4Failure),
 	}
 }
 
@@ -109,10 +124,11 @@ func (p *l4Proxy) apply(routes []L4Route) {
 		}
 		ln, err := p.listen(r)
 		if err != nil {
-			if msg := err.Error(); p.failed[key] != msg {
-				p.failed[key] = msg
+			msg := err.Error()
+			if p.failed[key].err != msg {
 				p.logger.Error("L4 route not served", "listen", key.String(), "service", r.Service, "err", err)
 			}
+			p.failed[key] = l4Failure{route: r, err: msg}
 			continue
 		}
 		delete(p.failed, key)
@@ -129,7 +145,7 @@ func (p *l4Proxy) listen(r L4Route) (l4Listener, error) {
 	logger := p.logger.With("listen", r.key().String(), "service", r.Service)
 	switch r.Protocol {
 	case corev1.ProtocolUDP:
-		return listenUDP(p.ctx, addr, r.Endpoints, p.cfg, logger)
+		return listenUDP(p.ctx, addr, r.Endpoints, p.cfg, p.udpDrops, logger)
 	default:
 		return listenTCP(p.ctx, addr, r.Endpoints, p.cfg, logger)
 	}

@@ -190,7 +190,7 @@ func TestL4ListenFailureKeepsOtherRoutes(t *testing.T) {
 	p.update(objs)
 	p.update(objs) // the failure is retried on every build
 	assert.Nil(t, p.addr(int32(takenPort), corev1.ProtocolTCP))
-	assert.Contains(t, p.failed[l4Key{port: int32(takenPort), protocol: corev1.ProtocolTCP}], "address already in use")
+	assert.Contains(t, p.failed[l4Key{port: int32(takenPort), protocol: corev1.ProtocolTCP}].err, "address already in use")
 	assert.Equal(t, "a: ok", tcpAsk(t, p.addr(int32(port), corev1.ProtocolTCP).String(), "ok"))
 
 	// Once the port is free, the next build serves it.
@@ -265,7 +265,7 @@ func TestGatewayServesL4Routes(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:"+strconv.Itoa(port), addr)
 	assert.Equal(t, "a: hello", tcpAsk(t, addr, "hello"))
 	assert.Equal(t, []L4Route{{Port: int32(port), Protocol: corev1.ProtocolTCP, Service: "shop/names", ServicePort: "main",
-		Endpoints: []string{a}}}, g.L4Routes())
+		ServicePortNumber: 1, Endpoints: []string{a}}}, g.L4Routes())
 
 	_, err := kube.DiscoveryV1().EndpointSlices("shop").Create(ctx,
 		l4Slice("shop", "names-b", "names", corev1.ProtocolTCP, b), metav1.CreateOptions{})

@@ -20,9 +20,11 @@ type L4Route struct {
 	Port int32 `json:"port"`
 	// Protocol is the Service port's: corev1.ProtocolTCP or corev1.ProtocolUDP.
 	Protocol corev1.Protocol `json:"protocol"`
-	// Service is the namespace/name of the Service, and ServicePort its port's name ("" when unnamed).
-	Service     string `json:"service"`
-	ServicePort string `json:"servicePort,omitempty"`
+	// Service is the namespace/name of the Service, ServicePort its port's name ("" when unnamed) and
+	// ServicePortNumber its number.
+	Service           string `json:"service"`
+	ServicePort       string `json:"servicePort,omitempty"`
+	ServicePortNumber int32  `json:"servicePortNumber,omitempty"`
 	// Endpoints are the host:port addresses of the ready endpoints, sorted; empty refuses connections.
 	Endpoints []string `json:"endpoints,omitempty"`
 }
@@ -111,7 +113,7 @@ func BuildL4(in Objects) ([]L4Route, []Problem) {
 			}
 			owners[key] = name
 			routes = append(routes, L4Route{
-				Port: key.port, Protocol: protocol, Service: name, ServicePort: sp.Name,
+				Port: key.port, Protocol: protocol, Service: name, ServicePort: sp.Name, ServicePortNumber: sp.Port,
 				Endpoints: l4Endpoints(slicesBySvc[name], sp.Name, protocol),
 			})
 		}

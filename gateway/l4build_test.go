@@ -27,15 +27,15 @@ func TestBuildL4(t *testing.T) {
 	}{
 		{
 			name: "tcp-ready-endpoints",
-			want: []L4Route{{Port: 15432, Protocol: corev1.ProtocolTCP, Service: "shop/db", ServicePort: "pg",
+			want: []L4Route{{Port: 15432, Protocol: corev1.ProtocolTCP, Service: "shop/db", ServicePort: "pg", ServicePortNumber: 5432,
 				Endpoints: []string{"10.0.0.1:5432", "10.0.0.2:5432"}}},
 		},
 		{
 			name: "tcp-and-udp-one-port",
 			want: []L4Route{
-				{Port: 5353, Protocol: corev1.ProtocolTCP, Service: "infra/dns", ServicePort: "dns-tcp",
+				{Port: 5353, Protocol: corev1.ProtocolTCP, Service: "infra/dns", ServicePort: "dns-tcp", ServicePortNumber: 53,
 					Endpoints: []string{"10.1.0.1:2053"}},
-				{Port: 5353, Protocol: corev1.ProtocolUDP, Service: "infra/dns", ServicePort: "dns-udp",
+				{Port: 5353, Protocol: corev1.ProtocolUDP, Service: "infra/dns", ServicePort: "dns-udp", ServicePortNumber: 53,
 					Endpoints: []string{"10.1.0.1:1053", "[fd00::1]:1053"}},
 			},
 		},
@@ -55,8 +55,8 @@ func TestBuildL4(t *testing.T) {
 		{
 			name: "conflict-oldest-wins",
 			want: []L4Route{
-				{Port: 9000, Protocol: corev1.ProtocolTCP, Service: "shop/z-oldest"},
-				{Port: 9000, Protocol: corev1.ProtocolUDP, Service: "shop/udp"},
+				{Port: 9000, Protocol: corev1.ProtocolTCP, Service: "shop/z-oldest", ServicePortNumber: 2000},
+				{Port: 9000, Protocol: corev1.ProtocolUDP, Service: "shop/udp", ServicePortNumber: 4000},
 			},
 			problems: []Problem{
 				{Object: "Service shop/a-newer", Reason: ReasonConflict,
@@ -68,8 +68,8 @@ func TestBuildL4(t *testing.T) {
 		{
 			name: "unsupported-services",
 			want: []L4Route{
-				{Port: 7003, Protocol: corev1.ProtocolTCP, Service: "shop/sctp", ServicePort: "tcp"},
-				{Port: 7004, Protocol: corev1.ProtocolTCP, Service: "shop/two-tcp", ServicePort: "first"},
+				{Port: 7003, Protocol: corev1.ProtocolTCP, Service: "shop/sctp", ServicePort: "tcp", ServicePortNumber: 3869},
+				{Port: 7004, Protocol: corev1.ProtocolTCP, Service: "shop/two-tcp", ServicePort: "first", ServicePortNumber: 1},
 			},
 			problems: []Problem{
 				{Object: "Service shop/external", Reason: ReasonUnsupported,
@@ -84,8 +84,8 @@ func TestBuildL4(t *testing.T) {
 		{
 			name: "no-endpoints",
 			want: []L4Route{
-				{Port: 8001, Protocol: corev1.ProtocolTCP, Service: "shop/lonely"},
-				{Port: 8002, Protocol: corev1.ProtocolUDP, Service: "shop/mismatch"},
+				{Port: 8001, Protocol: corev1.ProtocolTCP, Service: "shop/lonely", ServicePortNumber: 8000},
+				{Port: 8002, Protocol: corev1.ProtocolUDP, Service: "shop/mismatch", ServicePortNumber: 8000},
 			},
 		},
 	}

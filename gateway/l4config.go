@@ -19,7 +19,8 @@ type L4Config struct {
 	DialTimeout time.Duration
 	// EndpointWait is how long a TCP connection accepted while its route has no ready endpoint (a
 	// Service seen before its EndpointSlice, a rollout with no pod ready) waits for one before it is
-	// closed; it is closed at once when the route is removed. Default 5s.
+	// closed; it is closed at once when the route is removed. A new UDP client's first datagrams wait
+	// as long, held in a bounded buffer (UDPWaitDatagrams, UDPWaitBytes), then are dropped. Default 5s.
 	EndpointWait time.Duration
 	// UDPIdleTimeout ends a UDP session (one client address) that sent and received nothing for this
 	// long. Default 60s.
@@ -27,15 +28,26 @@ type L4Config struct {
 	// UDPMaxSessions bounds the sessions of one UDP route; datagrams of new clients beyond it are
 	// dropped. Default 4096.
 	UDPMaxSessions int
+	// UDPWaitDatagrams and UDPWaitBytes bound the datagrams held for one new UDP client while its route
+	// has no ready endpoint; they are sent in order once one appears, and those beyond are dropped.
+	// Default 16 datagrams and 64 KiB.
+	UDPWaitDatagrams int
+	UDPWaitBytes     int
+	// UDPMaxWaiting bounds the clients of one UDP route waiting for an endpoint at once (they count as
+	// sessions too); the datagrams of others are dropped. Default 256.
+	UDPMaxWaiting int
 }
 
 // Defaults of L4Config.
 const (
-	DefaultL4Host         = "127.0.0.1"
-	DefaultL4DialTimeout  = 5 * time.Second
-	DefaultL4EndpointWait = 5 * time.Second
-	DefaultUDPIdleTimeout = 60 * time.Second
-	DefaultUDPMaxSessions = 4096
+	DefaultL4Host           = "127.0.0.1"
+	DefaultL4DialTimeout    = 5 * time.Second
+	DefaultL4EndpointWait   = 5 * time.Second
+	DefaultUDPIdleTimeout   = 60 * time.Second
+	DefaultUDPMaxSessions   = 4096
+	DefaultUDPWaitDatagrams = 16
+	DefaultUDPWaitBytes     = 64 << 10
+	DefaultUDPMaxWaiting    = 256
 )
 
 func (c L4Config) withDefaults() L4Config {
@@ -53,6 +65,15 @@ func (c L4Config) withDefaults() L4Config {
 	}
 	if c.UDPMaxSessions == 0 {
 		c.UDPMaxSessions = DefaultUDPMaxSessions
+	}
+	if c.UDPWaitDatagrams == 0 {
+		c.UDPWaitDatagrams = DefaultUDPWaitDatagrams
+	}
+	if c.UDPWaitBytes == 0 {
+		c.UDPWaitBytes = DefaultUDPWaitBytes
+	}
+	if c.UDPMaxWaiting == 0 {
+		c.UDPMaxWaiting = DefaultUDPMaxWaiting
 	}
 	return c
 }
@@ -76,18 +97,24 @@ func (c L4Config) Validate() error {
 	if c.UDPMaxSessions < 0 {
 		errs = append(errs, fmt.Errorf("gateway UDP max sessions %d is negative", c.UDPMaxSessions))
 	}
+	if c.UDPWaitDatagrams < 0 || c.UDPWaitBytes < 0 || c.UDPMaxWaiting < 0 {
+		errs = append(errs, fmt.Errorf("gateway UDP wait bounds (%d datagrams, %d bytes, %d clients) are negative",
+			c.UDPWaitDatagrams, c.UDPWaitBytes, c.UDPMaxWaiting))
+	}
 	return errors.Join(errs...)
 }
 
 // l4ConfigFor is the L4 side's config of a gateway: its routes listen on the host of the HTTP data
-// plane (127.0.0.1 by default), so one --http-listen flag decides which addresses the gateway serves.
+// plane (127.0.0.1 by default), so one --http-listen flag decides which addresses the gateway serves,
+// and wait Config.L4EndpointWait for an endpoint.
 func l4ConfigFor(cfg Config) L4Config {
-	host, _, err := net.SplitHostPort(cfg.withDefaults().HTTPListen)
+	cfg = cfg.withDefaults()
+	host, _, err := net.SplitHostPort(cfg.HTTPListen)
 	switch {
 	case err != nil: // Config.Validate rejects it first
 		host = DefaultL4Host
 	case host == "": // ":7481" listens on every address
 		host = "0.0.0.0"
 	}
-	return L4Config{Host: host}.withDefaults()
+	return L4Config{Host: host, EndpointWait: cfg.L4EndpointWait}.withDefaults()
 }

@@ -22,6 +22,7 @@ func TestL4ConfigValidate(t *testing.T) {
 		{name: "negative sessions", cfg: L4Config{UDPMaxSessions: -1}, wantErr: "UDP max sessions -1 is negative"},
 		{name: "negative dial timeout", cfg: L4Config{DialTimeout: -1}, wantErr: "dial timeout -1ns is negative"},
 		{name: "negative endpoint wait", cfg: L4Config{EndpointWait: -time.Second}, wantErr: "endpoint wait -1s is negative"},
+		{name: "negative UDP wait bound", cfg: L4Config{UDPWaitBytes: -1}, wantErr: "UDP wait bounds (16 datagrams, -1 bytes, 256 clients) are negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,6 +56,35 @@ func TestL4ConfigFor(t *testing.T) {
 			assert.Equal(t, tt.wantHost, got.Host)
 			assert.Equal(t, DefaultUDPIdleTimeout, got.UDPIdleTimeout)
 			assert.NoError(t, got.Validate())
+		})
+	}
+}
+
+// TestL4EndpointWaitConfig: the gateway's --l4-endpoint-wait reaches the L4 side, 5s by default, and a
+// negative one is refused.
+func TestL4EndpointWaitConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		wait    time.Duration
+		want    time.Duration
+		wantErr string
+	}{
+		{name: "default", want: DefaultL4EndpointWait},
+		{name: "set", wait: 200 * time.Millisecond, want: 200 * time.Millisecond},
+		{name: "negative", wait: -time.Second, wantErr: "gateway L4 endpoint wait -1s is negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := Config{L4EndpointWait: tt.wait}
+			err := cfg.Validate()
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			assert.NoError(t, err)
+			assert.Equal(t, tt.want, l4ConfigFor(cfg).EndpointWait)
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,6 +24,8 @@ type tcpListener struct {
 	ctx          context.Context
 	logger       *slog.Logger
 
+	waiting atomic.Int64 // connections waiting for an endpoint
+
 	mu      sync.Mutex
 	conns   map[*net.TCPConn]struct{} // client connections in progress, for close(drop)
 	wg      sync.WaitGroup            // the accept loop and every connection
@@ -37,7 +40,7 @@ func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen tcp %s: %w", addr, err)
+		return nil, fmt.Errorf("bind route port: %w", err) // err names the address
 	}
 	l := &tcpListener{
 		ln: ln.(*net.TCPListener), balancer: newL4Balancer(endpoints), ctx: ctx, logger: logger,
@@ -56,6 +59,12 @@ func (l *tcpListener) idle() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.conns) == 0
+}
+
+func (l *tcpListener) stats() l4ListenerStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l4ListenerStats{active: len(l.conns), waiting: int(l.waiting.Load())}
 }
 
 func (l *tcpListener) close(drop bool) {
@@ -153,6 +162,8 @@ func (l *tcpListener) waitEndpoints() ([]string, int, error) {
 			timer := time.NewTimer(l.endpointWait)
 			defer timer.Stop()
 			timeout = timer.C
+			l.waiting.Add(1)
+			defer l.waiting.Add(-1)
 			l.logger.Debug("tcp connection waits for an endpoint", "wait", l.endpointWait)
 		}
 		select {

@@ -15,20 +15,25 @@ import (
 // udpListener serves one UDP route. Each client address is a session: its first datagram picks an
 // endpoint in turn and opens a socket connected to it; the client's datagrams go out on that socket
 // and the endpoint's answers come back from the route's port. A session that sees no datagram either
-// way for the idle timeout ends.
+// way for the idle timeout ends. A new client arriving while the route has no ready endpoint waits for
+// one (l4udpwait.go).
 type udpListener struct {
 	conn        *net.UDPConn
 	balancer    *l4Balancer
 	ctx         context.Context
 	idleTimeout time.Duration
 	maxSessions int
+	wait        udpWaitBounds
+	drops       udpDrops
 	logger      *slog.Logger
 
 	mu       sync.Mutex
 	sessions map[netip.AddrPort]*udpSession
+	waiting  map[netip.AddrPort]*udpWaiter // new clients waiting for an endpoint
 	closed   bool
-	wg       sync.WaitGroup // the read loop and every session's reply loop
+	wg       sync.WaitGroup // the read loop, every session's reply loop and every waiting client
 	done     chan struct{}  // closed when the read loop returns
+	closing  chan struct{}  // closed by close: the waiting clients give up
 }
 
 // udpSession is one client's flow to one endpoint.
@@ -41,16 +46,17 @@ type udpSession struct {
 // maxDatagram is the largest UDP payload.
 const maxDatagram = 65535
 
-func listenUDP(ctx context.Context, addr string, endpoints []string, cfg L4Config, logger *slog.Logger) (*udpListener, error) {
+func listenUDP(ctx context.Context, addr string, endpoints []string, cfg L4Config, drops udpDrops, logger *slog.Logger) (*udpListener, error) {
 	var lc net.ListenConfig
 	pc, err := lc.ListenPacket(ctx, "udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		return nil, fmt.Errorf("bind route port: %w", err) // err names the address
 	}
 	l := &udpListener{
 		conn: pc.(*net.UDPConn), balancer: newL4Balancer(endpoints), ctx: ctx, idleTimeout: cfg.UDPIdleTimeout,
-		maxSessions: cfg.UDPMaxSessions, logger: logger, sessions: make(map[netip.AddrPort]*udpSession),
-		done: make(chan struct{}),
+		maxSessions: cfg.UDPMaxSessions, wait: udpWaitBoundsOf(cfg), drops: drops, logger: logger,
+		sessions: make(map[netip.AddrPort]*udpSession), waiting: make(map[netip.AddrPort]*udpWaiter),
+		done: make(chan struct{}), closing: make(chan struct{}),
 	}
 	l.wg.Go(l.serve)
 	return l, nil
@@ -62,11 +68,17 @@ func (l *udpListener) setEndpoints(endpoints []string) { l.balancer.set(endpoint
 
 // close stops the route's socket. Without drop the sessions keep their endpoint socket until they are
 // idle, but their answers cannot reach the clients any more: a UDP route has no connection to finish.
+// The clients waiting for an endpoint give up at once, their datagrams dropped.
 func (l *udpListener) close(drop bool) {
 	_ = l.conn.Close()
 	<-l.done
 	l.mu.Lock()
 	l.closed = true
+	select {
+	case <-l.closing:
+	default:
+		close(l.closing)
+	}
 	for client, s := range l.sessions {
 		_ = s.up.Close()
 		delete(l.sessions, client)
@@ -90,13 +102,13 @@ func (l *udpListener) serve() {
 			l.logger.Debug("read udp datagram", "err", err)
 			continue
 		}
-		s := l.session(client)
+		s := l.session(client, buf[:n])
 		if s == nil {
-			continue
+			continue // held for an endpoint, or dropped
 		}
 		_, err = s.up.Write(buf[:n])
 		if errors.Is(err, net.ErrClosed) { // the route closed the session just now: open a new one
-			if s = l.session(client); s != nil {
+			if s = l.session(client, buf[:n]); s != nil {
 				_, err = s.up.Write(buf[:n])
 			}
 		}
@@ -110,38 +122,65 @@ func (l *udpListener) serve() {
 
 // session returns the client's session, opening it on the endpoint whose turn it is (the next ones
 // when a socket cannot be opened), and marks it used now: under the lock, so that a session found here
-// cannot expire (see expire) before the datagram it was found for is answered. It returns nil, dropping
-// the datagram, when there is no endpoint or the route has too many sessions.
-func (l *udpListener) session(client netip.AddrPort) *udpSession {
+// cannot expire (see expire) before the datagram it was found for is answered. It returns nil when the
+// datagram is held for the client waiting for an endpoint (see hold), or dropped and counted: the
+// route has too many sessions, or no endpoint socket could be opened. It never blocks on the network.
+func (l *udpListener) session(client netip.AddrPort, datagram []byte) *udpSession {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s := l.sessions[client]; s != nil {
 		s.last.Store(time.Now().UnixNano())
 		return s
 	}
+	if w := l.waiting[client]; w != nil {
+		l.hold(w, datagram)
+		return nil
+	}
 	if l.closed {
 		return nil
 	}
-	if len(l.sessions) >= l.maxSessions {
+	if len(l.sessions)+len(l.waiting) >= l.maxSessions {
+		l.drops.tooManySessions.Inc()
 		l.logger.Warn("udp datagram dropped: too many sessions", "client", client.String(), "sessions", len(l.sessions))
 		return nil
 	}
 	eps, start := l.balancer.pick()
+	if start < 0 {
+		l.startWait(client, datagram)
+		return nil
+	}
+	up := dialUDP(l.ctx, eps, start, l.logger)
+	if up == nil {
+		l.drops.noEndpoint.Inc()
+		l.logger.Debug("udp datagram dropped: no endpoint socket", "client", client.String())
+		return nil
+	}
+	return l.open(client, up)
+}
+
+// open starts the client's session on an endpoint socket; l.mu is held.
+func (l *udpListener) open(client netip.AddrPort, up *net.UDPConn) *udpSession {
+	s := &udpSession{client: client, up: up}
+	s.last.Store(time.Now().UnixNano())
+	l.sessions[client] = s
+	l.wg.Go(func() { l.reply(s) })
+	return s
+}
+
+// dialUDP opens a socket connected to the endpoint whose turn it is, or to the following ones when it
+// cannot (a UDP dial sends nothing: it fails only on an address the host cannot route to); nil when none
+// could be opened.
+func dialUDP(ctx context.Context, eps []string, start int, logger *slog.Logger) *net.UDPConn {
 	for i := range eps {
 		addr := eps[(start+i)%len(eps)]
 		var d net.Dialer
-		c, err := d.DialContext(l.ctx, "udp", addr)
+		c, err := d.DialContext(ctx, "udp", addr)
 		if err != nil {
-			l.logger.Debug("open udp session", "endpoint", addr, "err", err)
+			logger.Debug("open udp session", "endpoint", addr, "err", err)
 			continue
 		}
-		s := &udpSession{client: client, up: c.(*net.UDPConn)}
-		s.last.Store(time.Now().UnixNano())
-		l.sessions[client] = s
-		l.wg.Go(func() { l.reply(s) })
-		return s
+		return c.(*net.UDPConn)
 	}
-	l.logger.Debug("udp datagram dropped: no endpoint", "client", client.String())
 	return nil
 }
 
@@ -204,11 +243,22 @@ func (l *udpListener) end(s *udpSession) {
 	_ = s.up.Close()
 }
 
-func (l *udpListener) idle() bool { return l.sessionCount() == 0 }
+func (l *udpListener) idle() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sessions) == 0 && len(l.waiting) == 0
+}
 
 // sessionCount is the number of sessions open.
 func (l *udpListener) sessionCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.sessions)
+}
+
+// stats counts the clients: in a session, or waiting for an endpoint.
+func (l *udpListener) stats() l4ListenerStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l4ListenerStats{active: len(l.sessions) + len(l.waiting), waiting: len(l.waiting)}
 }

@@ -20,6 +20,8 @@ func runGateway(ctx context.Context, args []string) error {
 	f.integer(&cfg.Health.EjectAfter, "eject-after", "", gateway.DefaultEjectAfter, "consecutive upstream failures that eject it")
 	f.duration(&cfg.Health.EjectFor, "eject-for", "", gateway.DefaultEjectFor, "how long an ejected upstream is skipped")
 	f.duration(&cfg.Resync, "resync", "", 0, "informer resync period (0: the default, 10s)")
+	f.duration(&cfg.L4EndpointWait, "l4-endpoint-wait", "", gateway.DefaultL4EndpointWait,
+		"how long a TCP connection, or a new UDP client's first datagrams, wait for a route without a ready endpoint to get one")
 	f.list(&cfg.Namespaces, "namespaces", "", "", "namespaces to watch; empty watches all")
 	f.str(&cfg.AccessLog.CollectorURL, "collector-url", "RAINFLOW_COLLECTOR_URL", "",
 		"collector (http://host:port) that receives the access lines of components' routes; empty: the log only")
