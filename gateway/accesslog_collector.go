@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rainflow/rainflow/collector"
 	"github.com/rainflow/rainflow/collector/client"
@@ -25,8 +26,8 @@ type AccessLogConfig struct {
 	// rainflow.io/tenant, app and component labels) as the component's access stream. Empty: none.
 	CollectorURL string
 	// QueueSize bounds the lines waiting to be sent. A request never waits for the collector: when the
-	// queue is full its line is dropped and counted (rainflow_gateway_access_log_dropped_total).
-	// Default 10000.
+	// queue is full its line is dropped and counted (rainflow_gateway_access_log_dropped_total). The
+	// queue is allocated at start, about 250 bytes a line. Default 10000.
 	QueueSize int
 	// BatchInterval is how often the waiting lines are sent; BatchLines of them go at once. Defaults
 	// 200ms and 1000.
@@ -81,57 +82,37 @@ func (c AccessLogConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// newAccessLog is the access log's logger: the process's log (with log=access) and, when cfg names a
-// collector, the collector's access streams. The collector side is nil without one.
-func newAccessLog(cfg AccessLogConfig, logger *slog.Logger, m *metrics) (*slog.Logger, *accessCollector) {
-	if cfg.CollectorURL == "" {
-		return logger.With("log", "access"), nil
+// newAccessLog is the access log: the process's log (with log=access) and, when cfg names a
+// collector, the collector's access streams. Its collector side is nil without one.
+func newAccessLog(cfg AccessLogConfig, logger *slog.Logger, m *metrics) (*accessLog, *accessCollector) {
+	a := &accessLog{logger: logger.With("log", "access")}
+	if cfg.CollectorURL != "" {
+		a.collector = newAccessCollector(cfg, logger.With("log", "access-collector"), m)
 	}
-	c := newAccessCollector(cfg, logger.With("log", "access-collector"), m)
-	return slog.New(accessTee{out: logger.Handler(), collector: c}).With("log", "access"), c
+	return a, a.collector
 }
 
-// accessTee hands every access record to the process's log handler and to the collector side.
-type accessTee struct {
-	out       slog.Handler
-	collector *accessCollector
-}
-
-func (h accessTee) Enabled(ctx context.Context, level slog.Level) bool {
-	return level >= slog.LevelInfo || h.out.Enabled(ctx, level)
-}
-
-// Handle gives the record to the collector side first: it only reads it, so the record needs no clone.
-func (h accessTee) Handle(ctx context.Context, r slog.Record) error {
-	h.collector.add(r)
-	if !h.out.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return h.out.Handle(ctx, r)
-}
-
-func (h accessTee) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return accessTee{out: h.out.WithAttrs(attrs), collector: h.collector}
-}
-
-func (h accessTee) WithGroup(name string) slog.Handler {
-	return accessTee{out: h.out.WithGroup(name), collector: h.collector}
-}
-
-// accessCollector turns access records into collector lines of the component a route belongs to and
-// sends them from one goroutine, in batches. Adding a line never blocks: the queue is bounded and a
-// line that does not fit is dropped and counted.
+// accessCollector queues the access lines of the routes that belong to a component, for that
+// component's access stream, and sends them from one goroutine, in batches (accesslog_send.go).
+// Queueing a line never blocks and allocates nothing: the queue is a bounded ring and a line that does
+// not fit is dropped and counted.
 type accessCollector struct {
-	cfg     AccessLogConfig
-	client  *client.Client
-	logger  *slog.Logger
-	metrics *metrics
-	queue   chan collector.Line
-	owners  atomic.Pointer[accessOwners]
+	cfg       AccessLogConfig
+	client    *client.Client
+	logger    *slog.Logger
+	metrics   *metrics
+	queueFull prometheus.Counter // metrics.accessDropped{reason="queue-full"}
+	queue     *accessQueue
+	wake      chan struct{} // a batch of BatchLines is waiting
+	owners    atomic.Pointer[accessOwners]
 
 	droppedFull atomic.Int64 // lines dropped on a full queue since the last warning
-	droppedSend int64        // lines of failed sends since the last warning; the run goroutine's
-	lastErr     error        // the last send error since the last warning; the run goroutine's
+
+	// The sender's (run's goroutine).
+	droppedSend int64                 // lines of failed sends since the last warning
+	lastErr     error                 // the last send error since the last warning
+	enc         collector.LineEncoder // encodes the batches
+	body        []byte                // the batch being sent, NDJSON, reused
 }
 
 // accessOwners are the components of the watched objects, by namespace/name.
@@ -147,7 +128,8 @@ func newAccessCollector(cfg AccessLogConfig, logger *slog.Logger, m *metrics) *a
 	cfg = cfg.withDefaults()
 	return &accessCollector{
 		cfg: cfg, client: &client.Client{BaseURL: cfg.CollectorURL}, logger: logger, metrics: m,
-		queue: make(chan collector.Line, cfg.QueueSize),
+		queueFull: m.accessDropped.WithLabelValues("queue-full"),
+		queue:     newAccessQueue(cfg.QueueSize), wake: make(chan struct{}, 1),
 	}
 }
 
@@ -193,34 +175,24 @@ func (c *accessCollector) owner(ingress, backend string) (accessOwner, bool) {
 	return accessOwner{}, false
 }
 
-// add queues the line of an access record whose route belongs to a component, or drops and counts it
-// when the queue is full.
-func (c *accessCollector) add(r slog.Record) {
-	var e accessRecord
-	r.Attrs(e.read)
-	owner, ok := c.owner(e.ingress, e.backend)
+// add queues the line of a request whose route belongs to a component, or drops and counts it when
+// the queue is full. It wakes the sender when a whole batch is waiting.
+func (c *accessCollector) add(ex *exchange, e *accessEntry, status int, elapsed time.Duration, end time.Time) {
+	owner, ok := c.owner(ex.ingress, ex.backend)
 	if !ok {
 		return
 	}
-	line := collector.Line{Time: r.Time, Tenant: owner.tenant, App: owner.app, Component: owner.component,
-		Kind: collector.KindAccess, Level: accessLevel(e.status), Message: e.message()}
-	select {
-	case c.queue <- line:
-	default:
-		c.droppedFull.Add(1)
-		c.metrics.accessDropped.WithLabelValues("queue-full").Inc()
-	}
-}
-
-// accessLevel is a line's level by its status: 5xx error, 4xx warn.
-func accessLevel(status int64) string {
+	waiting, ok := c.queue.put(owner, ex, e, status, elapsed, end)
 	switch {
-	case status >= 500:
-		return collector.LevelError
-	case status >= 400:
-		return collector.LevelWarn
+	case !ok:
+		c.droppedFull.Add(1)
+		c.queueFull.Inc()
+	case waiting == c.cfg.BatchLines:
+		select {
+		case c.wake <- struct{}{}:
+		default: // already woken
+		}
 	}
-	return collector.LevelInfo
 }
 
 // start runs the sender until the returned stop is called, not when ctx ends, so the lines of the
@@ -242,131 +214,4 @@ func (c *accessCollector) start(ctx context.Context) (stop func()) {
 		abandon.Stop()
 		cancelSends()
 	}
-}
-
-// run sends the queued lines every BatchInterval, or as soon as BatchLines are waiting, until stopping
-// is closed; then it sends what is left. Its sends end with ctx.
-func (c *accessCollector) run(ctx context.Context, stopping <-chan struct{}) {
-	tick := time.NewTicker(c.cfg.BatchInterval)
-	defer tick.Stop()
-	warn := time.NewTicker(accessDropWarnEvery)
-	defer warn.Stop()
-	batch := make([]collector.Line, 0, c.cfg.BatchLines)
-	for {
-		select {
-		case l := <-c.queue:
-			if batch = append(batch, l); len(batch) >= c.cfg.BatchLines {
-				batch = c.send(ctx, batch)
-			}
-		case <-tick.C:
-			batch = c.send(ctx, batch)
-		case <-warn.C:
-			c.warnDropped()
-		case <-stopping:
-		drain:
-			for {
-				select {
-				case l := <-c.queue:
-					batch = append(batch, l)
-				default:
-					break drain
-				}
-			}
-			c.send(ctx, batch)
-			c.warnDropped()
-			return
-		}
-	}
-}
-
-// send sends a batch and returns it emptied; the lines of a failed send are dropped and counted.
-func (c *accessCollector) send(ctx context.Context, batch []collector.Line) []collector.Line {
-	if len(batch) == 0 {
-		return batch
-	}
-	if err := c.client.Send(ctx, batch); err != nil {
-		c.droppedSend += int64(len(batch))
-		c.lastErr = err
-		c.metrics.accessDropped.WithLabelValues("send-failed").Add(float64(len(batch)))
-	} else {
-		c.metrics.accessSent.Add(float64(len(batch)))
-	}
-	clear(batch)
-	return batch[:0]
-}
-
-// warnDropped logs the lines dropped since the previous warning, if any.
-func (c *accessCollector) warnDropped() {
-	full := c.droppedFull.Swap(0)
-	if full == 0 && c.droppedSend == 0 {
-		return
-	}
-	c.logger.Warn("access log lines dropped", "queue_full", full, "send_failed", c.droppedSend,
-		"queue_size", c.cfg.QueueSize, "collector", c.cfg.CollectorURL, "last_err", c.lastErr)
-	c.droppedSend, c.lastErr = 0, nil
-}
-
-// accessRecord is what an access line says, read back from the record logAccess writes.
-type accessRecord struct {
-	requestID, method, host, path, remote, ingress, backend, upstream string
-	status, bytes                                                     int64
-	duration                                                          time.Duration
-}
-
-func (e *accessRecord) read(a slog.Attr) bool {
-	switch a.Key {
-	case accessKeyRequestID:
-		e.requestID = a.Value.String()
-	case accessKeyMethod:
-		e.method = a.Value.String()
-	case accessKeyHost:
-		e.host = a.Value.String()
-	case accessKeyPath:
-		e.path = a.Value.String()
-	case accessKeyStatus:
-		e.status = a.Value.Int64()
-	case accessKeyBytes:
-		e.bytes = a.Value.Int64()
-	case accessKeyDuration:
-		e.duration = a.Value.Duration()
-	case accessKeyRemote:
-		e.remote = a.Value.String()
-	case accessKeyIngress:
-		e.ingress = a.Value.String()
-	case accessKeyBackend:
-		e.backend = a.Value.String()
-	case accessKeyUpstream:
-		e.upstream = a.Value.String()
-	}
-	return true
-}
-
-// message is the line a user reads, e.g.
-// "GET shop.example.com/cart 200 512B 1.234ms request_id=9f3c remote=10.0.0.9:51234 upstream=10.1.0.7:8080".
-func (e *accessRecord) message() string {
-	b := make([]byte, 0, 160)
-	b = append(b, e.method...)
-	b = append(b, ' ')
-	b = append(b, e.host...)
-	b = append(b, e.path...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.status, 10)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, e.bytes, 10)
-	b = append(b, "B "...)
-	b = append(b, e.duration.Round(time.Microsecond).String()...)
-	b = append(b, " request_id="...)
-	b = append(b, orDash(e.requestID)...)
-	b = append(b, " remote="...)
-	b = append(b, orDash(e.remote)...)
-	b = append(b, " upstream="...)
-	b = append(b, orDash(e.upstream)...)
-	return string(b)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

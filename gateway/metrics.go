@@ -26,6 +26,9 @@ type metrics struct {
 	// The access log's collector side (accesslog_collector.go).
 	accessSent    prometheus.Counter
 	accessDropped *prometheus.CounterVec // by reason: queue-full, send-failed
+
+	// The UDP routes (l4udpwait.go).
+	udpDropped *prometheus.CounterVec // by reason: no_endpoint, buffer_full, too_many_sessions
 }
 
 func newMetrics() *metrics {
@@ -87,6 +90,8 @@ func newMetrics() *metrics {
 		Help: "Access log lines not sent to the collector, by reason: queue-full (the request did not wait) or send-failed.",
 	}, []string{"reason"})
 	m.registry.MustRegister(m.routeRequests, m.routeDuration, m.upstreamErrors, m.accessSent, m.accessDropped)
+	m.udpDropped = newUDPDroppedMetric()
+	m.registry.MustRegister(m.udpDropped)
 	m.registry.MustRegister(m.requests, m.duration, m.builds, m.publishes, m.problems, m.routes, m.upstreams,
 		m.invalid, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

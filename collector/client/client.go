@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rainflow/rainflow/collector"
@@ -72,10 +73,26 @@ func (c *Client) Send(ctx context.Context, lines []Line) error {
 	}
 	sent := 0
 	for _, b := range batches {
-		if err := c.sendWithRetry(ctx, b.body); err != nil {
+		if err := c.sendWithRetry(ctx, b.body, "gzip"); err != nil {
 			return fmt.Errorf("send lines to collector (%d of %d stored): %w", sent, len(lines), err)
 		}
 		sent += b.lines
+	}
+	return nil
+}
+
+// SendNDJSON is Send for a batch the caller encoded: body is NDJSON, one line a Line (the JSON
+// collector.LineEncoder writes, each followed by a newline), of at most the collector's MaxBatchBytes,
+// sent as one request with Send's retries. encoding is its Content-Encoding: "" (none) or "gzip". The
+// caller may reuse body once SendNDJSON returns: nothing reads it after that.
+func (c *Client) SendNDJSON(ctx context.Context, body []byte, encoding string) error {
+	if len(body) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(c.MaxWait, DefaultMaxWait))
+	defer cancel()
+	if err := c.sendWithRetry(ctx, body, encoding); err != nil {
+		return fmt.Errorf("send lines to collector: %w", err)
 	}
 	return nil
 }
@@ -126,10 +143,10 @@ func encodeBatches(lines []Line, maxBytes int) ([]encodedBatch, error) {
 }
 
 // sendWithRetry posts one batch until it is stored, refused, or ctx is done.
-func (c *Client) sendWithRetry(ctx context.Context, body []byte) error {
+func (c *Client) sendWithRetry(ctx context.Context, body []byte, encoding string) error {
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err := c.post(ctx, body)
+		err := c.post(ctx, body, encoding)
 		var refused *Error
 		if err == nil || errors.As(err, &refused) {
 			return err
@@ -147,14 +164,21 @@ func (c *Client) sendWithRetry(ctx context.Context, body []byte) error {
 	}
 }
 
-// post sends one request; a non-nil error other than *Error is worth retrying.
-func (c *Client) post(ctx context.Context, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/v1/ingest", bytes.NewReader(body))
+// post sends one request with a body of the given Content-Encoding ("" for none); a non-nil error
+// other than *Error is worth retrying. Nothing reads body once it returns.
+func (c *Client) post(ctx context.Context, body []byte, encoding string) error {
+	b := &detachableBody{buf: body}
+	defer b.detach()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.BaseURL, "/")+"/v1/ingest", b.reader())
 	if err != nil {
 		return &Error{Detail: "build request: " + err.Error()}
 	}
+	req.ContentLength = int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return b.reader(), nil } // the transport's own retry
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	req.Header.Set("Content-Encoding", "gzip")
+	if encoding != "" {
+		req.Header.Set("Content-Encoding", encoding)
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -178,3 +202,39 @@ func (c *Client) post(ctx context.Context, body []byte) error {
 	}
 	return refused
 }
+
+// detachableBody is a request body over a caller's buffer whose readers read nothing once it is
+// detached: the transport may go on writing a request after its answer arrived (an early refusal),
+// when the caller already reuses the buffer.
+type detachableBody struct {
+	mu       sync.Mutex
+	buf      []byte
+	detached bool
+}
+
+func (b *detachableBody) reader() io.ReadCloser { return &bodyReader{b: b} }
+
+func (b *detachableBody) detach() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.detached = true
+}
+
+// bodyReader is one read of a detachableBody (the transport rewinds by asking for another).
+type bodyReader struct {
+	b   *detachableBody
+	off int
+}
+
+func (r *bodyReader) Read(p []byte) (int, error) {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if r.b.detached || r.off >= len(r.b.buf) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b.buf[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *bodyReader) Close() error { return nil }
