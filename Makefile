@@ -130,7 +130,8 @@ bench-api: deps
 	    -benchtime=$(BENCH_API_N)x -count=1 -timeout 20m; } 2>&1 | tee $(STATE)/bench-api.log
 
 ## bench-gateway: the gateway against nginx (2 workers, upstream keepalive) on 127.0.0.1, in interleaved
-## rounds of wrk: req/s, p50/p99 and CPU per request of the backend, nginx and the gateway; TCP MB/s and
+## rounds of wrk: req/s, p50/p99 and CPU per request of the backend, nginx and the gateway, over HTTP and
+## over HTTPS (the same certificate, TLS 1.2/1.3, keep-alive); TCP MB/s and
 ## CPU per GB through nginx's stream proxy and the gateway's TCP route (under 3 minutes); then the
 ## route-table benchmarks with 10,000 routes (build time, heap kept); log in .rainflow
 bench-gateway: deps

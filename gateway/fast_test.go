@@ -36,11 +36,11 @@ func serveDataPlane(t *testing.T, p *proxy, pool *Pool, logger *slog.Logger) *ht
 // it returns too (nil with net/http alone).
 func startDataPlane(t testing.TB, fast bool, p *proxy, pool *Pool, logger *slog.Logger, m *metrics) (*httptest.Server, *fastServer) {
 	t.Helper()
-	h := withRequestID(withAccessLog(p, logger, m))
+	h := withRequestID(withAccessLog(p, &accessLog{logger: logger}, m))
 	if !fast {
 		return httptest.NewServer(h), nil
 	}
-	return startFastServer(t, h, fastServerConfig{proxy: p, pool: pool, logger: logger, access: logger, metrics: m,
+	return startFastServer(t, h, fastServerConfig{proxy: p, pool: pool, logger: logger, access: &accessLog{logger: logger}, metrics: m,
 		headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout})
 }
 

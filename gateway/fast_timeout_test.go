@@ -27,8 +27,8 @@ func timedFastPlane(t *testing.T, headerTimeout, idleTimeout time.Duration) stri
 	logger := slog.New(slog.DiscardHandler)
 	p := newProxy(&table, logger)
 	m := newMetrics()
-	srv, _ := startFastServer(t, withRequestID(withAccessLog(p, logger, m)), fastServerConfig{proxy: p, pool: pool,
-		logger: logger, access: logger, metrics: m, headerTimeout: headerTimeout, idleTimeout: idleTimeout})
+	srv, _ := startFastServer(t, withRequestID(withAccessLog(p, &accessLog{logger: logger}, m)), fastServerConfig{proxy: p, pool: pool,
+		logger: logger, access: &accessLog{logger: logger}, metrics: m, headerTimeout: headerTimeout, idleTimeout: idleTimeout})
 	t.Cleanup(srv.Close)
 	t.Cleanup(p.transport.CloseIdleConnections)
 	return strings.TrimPrefix(srv.URL, "http://")

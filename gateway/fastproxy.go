@@ -36,7 +36,7 @@ func (c *fastConn) route() fastPlan {
 	}
 	if rt != nil {
 		// A body limit on a chunked body needs net/http's MaxBytesReader; a declared length is checked here.
-		if o := &rt.Options; o.ForceHTTPS || (o.MaxBodySize > 0 && c.head.chunked) {
+		if o := &rt.Options; (o.ForceHTTPS && c.srv.tlsConfig == nil) || (o.MaxBodySize > 0 && c.head.chunked) {
 			return fastPlan{handOff: true}
 		}
 	}
@@ -63,13 +63,10 @@ func (c *fastConn) forward(plan fastPlan) bool {
 	if c.end.IsZero() { // no answer written (the client went away)
 		c.end = time.Now()
 	}
-	access := c.srv.access
-	if !c.logged { // the line's strings are the connection's buffers: decided once, at the head
-		access = nil
-	}
-	logAccess(c.ctx, access, c.srv.metrics, &c.ex, accessEntry{
+	logAccess(c.ctx, c.srv.access, c.srv.metrics, &c.ex, accessEntry{
 		requestID: id, method: c.head.method, host: c.head.host, path: plan.path,
 		remote: c.remote, status: status, bytes: n, start: start, end: c.end,
+		unlogged: !c.logged, // the line's strings are the connection's buffers: decided once, at the head
 	})
 	return keep && !c.head.close
 }
@@ -306,7 +303,7 @@ func (c *fastConn) writeRequest(uc *upConn, rt *route, id string, replayable boo
 	_, _ = bw.WriteString(c.ip)
 	_, _ = bw.WriteString("\r\nX-Forwarded-Host: ")
 	_, _ = bw.WriteString(h.host)
-	_, _ = bw.WriteString("\r\nX-Forwarded-Proto: http\r\n")
+	_, _ = bw.WriteString(c.srv.forwardedProto)
 	writeField(bw, "X-Request-Id", id)
 	if te {
 		_, _ = bw.WriteString("Te: trailers\r\n")

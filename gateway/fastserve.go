@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -18,21 +19,26 @@ import (
 // request heads with the fast parser and proxying them over pooled upstream connections (fastproxy.go).
 // Whatever it does not handle (HTTP/1.0, Upgrade, Expect, unusual framing or targets, rules whose
 // options it leaves to net/http) it hands over, with the bytes it already read, to the net/http server
-// serving handoff: that server keeps the connection to its end.
+// serving handoff: that server keeps the connection to its end. With a TLS configuration it serves
+// HTTPS the same way (fasttls.go).
 type fastServer struct {
 	proxy   *proxy
 	pool    *Pool // closed idle upstream connections at shutdown
 	logger  *slog.Logger
-	access  *slog.Logger
+	access  *accessLog
 	metrics *metrics
 	handoff *handoffListener
 	buffers fastBuffers
 	date    dateCache
 
 	headerTimeout, idleTimeout time.Duration
+	tlsConfig                  *tls.Config // nil: plain HTTP
+	forwardedProto             string      // the X-Forwarded-Proto line of requests sent upstream
 
 	closing   atomic.Bool
 	handedOff atomic.Uint64 // connections given to net/http
+	tlsFast   atomic.Uint64 // TLS connections the fast path serves after their handshake
+	tlsHTTP2  atomic.Uint64 // TLS connections that negotiated h2, given to net/http
 	mu        sync.Mutex
 	conns     map[*fastConn]struct{}
 	wg        sync.WaitGroup
@@ -43,11 +49,12 @@ type fastServerConfig struct {
 	proxy         *proxy
 	pool          *Pool
 	logger        *slog.Logger // the gateway's
-	access        *slog.Logger // the access log
+	access        *accessLog   // the access log
 	metrics       *metrics
 	addr          net.Addr // the listener's, for the handoff listener
 	headerTimeout time.Duration
 	idleTimeout   time.Duration
+	tls           *tls.Config // serve HTTPS with it; nil: plain HTTP
 }
 
 func newFastServer(cfg fastServerConfig) *fastServer {
@@ -55,6 +62,7 @@ func newFastServer(cfg fastServerConfig) *fastServer {
 		proxy: cfg.proxy, pool: cfg.pool, logger: cfg.logger, access: cfg.access, metrics: cfg.metrics,
 		handoff:       newHandoffListener(cfg.addr),
 		headerTimeout: cfg.headerTimeout, idleTimeout: cfg.idleTimeout,
+		tlsConfig: cfg.tls, forwardedProto: forwardedProtoLine(cfg.tls),
 		conns: make(map[*fastConn]struct{}),
 	}
 }
@@ -73,6 +81,9 @@ func (s *fastServer) serve(ctx context.Context, ln net.Listener) error {
 				continue
 			}
 			return err
+		}
+		if s.tlsConfig != nil {
+			conn = tls.Server(conn, s.tlsConfig) // its handshake runs in the connection's goroutine
 		}
 		c := &fastConn{srv: s, conn: conn, ctx: ctx}
 		s.mu.Lock()
@@ -116,7 +127,7 @@ func (s *fastServer) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		_ = c.conn.Close()
+		closeConn(c.conn)
 	}
 }
 
@@ -160,6 +171,9 @@ type fastConn struct {
 // net/http.
 func (c *fastConn) serve() {
 	defer c.srv.forget(c)
+	if tc, ok := c.conn.(*tls.Conn); ok && !c.startTLS(tc) {
+		return // the handshake failed, or the connection went to net/http's HTTP/2 server
+	}
 	s := c.srv
 	c.rd = newArmedReader(c.conn)
 	c.br, c.bw = s.buffers.reader(c.rd), s.buffers.writer(c.conn)

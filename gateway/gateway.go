@@ -26,7 +26,7 @@ type Gateway struct {
 	watcher   *watcher
 	publisher *publisher
 	proxy     *proxy
-	access    *slog.Logger     // the access log
+	access    *accessLog       // the access log
 	accessLog *accessCollector // its collector side, nil without Config.AccessLog.CollectorURL
 	l4        *l4Proxy         // TCP and UDP routes
 	handler   http.Handler
@@ -75,7 +75,7 @@ func New(cfg Config, kube kubernetes.Interface, logger *slog.Logger) (*Gateway, 
 	g.publisher.events = newEventSink(kube)
 	g.proxy = newProxy(&g.table, logger)
 	g.handler = withRequestID(withAccessLog(g.proxy, g.access, g.metrics))
-	g.admin = newAdminHandler(&g.table, g.metrics)
+	g.admin = newAdminHandler(&g.table, g.metrics, g.l4.status)
 	return g, nil
 }
 
@@ -125,9 +125,12 @@ func (g *Gateway) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// Plain HTTP goes to the fast server, which hands what it does not serve to the net/http one.
-	fast := newFastServer(fastServerConfig{proxy: g.proxy, pool: g.pool, logger: g.logger, access: g.access,
-		metrics: g.metrics, addr: httpLn.Addr(), headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout})
+	// Plain HTTP goes to the fast server, which hands what it does not serve to the net/http one; so
+	// does HTTPS, after the handshake, to its own fast server and net/http one (h2 goes to net/http).
+	fastCfg := fastServerConfig{proxy: g.proxy, pool: g.pool, logger: g.logger, access: g.access,
+		metrics: g.metrics, addr: httpLn.Addr(), headerTimeout: httpHeaderTimeout, idleTimeout: httpIdleTimeout}
+	fast := newFastServer(fastCfg)
+	fasts, fastLns := []*fastServer{fast}, []net.Listener{httpLn}
 	servers := []*http.Server{
 		{Handler: g.handler, ReadHeaderTimeout: httpHeaderTimeout, IdleTimeout: httpIdleTimeout,
 			ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug)},
@@ -140,15 +143,20 @@ func (g *Gateway) Run(ctx context.Context) error {
 			_, _ = httpLn.Close(), adminLn.Close()
 			return fmt.Errorf("listen https: %w", err)
 		}
-		servers = append(servers, g.httpsServer())
-		listeners = append(listeners, tls.NewListener(httpsLn, g.tlsConfig))
+		fastCfg.addr, fastCfg.tls = httpsLn.Addr(), g.tlsConfig
+		fastTLS := newFastServer(fastCfg)
+		fasts, fastLns = append(fasts, fastTLS), append(fastLns, httpsLn)
+		servers = append(servers, httpsServer(g.handler, g.tlsConfig, g.logger))
+		listeners = append(listeners, fastTLS.handoff)
 	}
-	serveErr := make(chan error, len(servers)+1)
-	go func() {
-		if err := fast.serve(ctx, httpLn); !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- fmt.Errorf("serve %s: %w", httpLn.Addr(), err)
-		}
-	}()
+	serveErr := make(chan error, len(servers)+len(fasts))
+	for i, fs := range fasts {
+		go func() {
+			if err := fs.serve(ctx, fastLns[i]); !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- fmt.Errorf("serve %s: %w", fastLns[i].Addr(), err)
+			}
+		}()
+	}
 	for i, ln := range listeners {
 		go func() {
 			if err := servers[i].Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -183,10 +191,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.ShutdownTimeout)
 	defer stop()
 	var errs []error
-	fast.closing.Store(true)
-	_ = httpLn.Close()
-	if err := fast.shutdown(shutdownCtx); err != nil {
-		errs = append(errs, fmt.Errorf("shut down fast server: %w", err))
+	for i, fs := range fasts {
+		fs.closing.Store(true)
+		_ = fastLns[i].Close()
+	}
+	for _, fs := range fasts {
+		if err := fs.shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shut down fast server: %w", err))
+		}
 	}
 	for _, s := range servers {
 		if err := s.Shutdown(shutdownCtx); err != nil {

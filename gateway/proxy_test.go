@@ -218,7 +218,7 @@ func BenchmarkProxy(b *testing.B) {
 	logger := slog.New(slog.DiscardHandler)
 	p := newProxy(&table, logger)
 	defer p.transport.CloseIdleConnections()
-	h := withRequestID(withAccessLog(p, logger, newMetrics()))
+	h := withRequestID(withAccessLog(p, &accessLog{logger: logger}, newMetrics()))
 	sticky := "rf=" + strconv.FormatUint(pool.Upstream(addr).hash, 16)
 	for _, bc := range []struct {
 		name, path string

@@ -28,7 +28,7 @@ func TestRouteMetrics(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	p := newProxy(&table, logger)
 	t.Cleanup(p.transport.CloseIdleConnections)
-	srv := httptest.NewServer(withRequestID(withAccessLog(p, logger, m)))
+	srv := httptest.NewServer(withRequestID(withAccessLog(p, &accessLog{logger: logger}, m)))
 	t.Cleanup(srv.Close)
 
 	for _, path := range []string{"/retry", "/retry", "/down"} {

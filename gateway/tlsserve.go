@@ -118,13 +118,14 @@ func selfSigned(name string, now time.Time) (*tls.Certificate, error) {
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// httpsServer is the HTTPS data plane's server: the same handler as plain HTTP, over the TLS listener
-// Run wraps with the gateway's TLS configuration, speaking HTTP/2 to clients that offer it.
-func (g *Gateway) httpsServer() *http.Server {
+// httpsServer is the net/http server behind the HTTPS fast server (fasttls.go): the same handler as
+// plain HTTP, speaking HTTP/2 on the connections that negotiated it and HTTP/1.1 on the ones the fast
+// path handed over, whose requests carry their connection's TLS state.
+func httpsServer(h http.Handler, config *tls.Config, logger *slog.Logger) *http.Server {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
-	return &http.Server{Handler: g.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		Protocols: protocols, TLSConfig: g.tlsConfig,
-		ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelDebug)}
+	return &http.Server{Handler: withTLSState(h), ReadHeaderTimeout: httpHeaderTimeout, IdleTimeout: httpIdleTimeout,
+		Protocols: protocols, TLSConfig: config, ConnContext: tlsConnContext,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelDebug)}
 }

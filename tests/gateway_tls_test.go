@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -161,6 +162,97 @@ func TestGatewayWebSocket(t *testing.T) {
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 }
 
+// TestGatewayTLSFastPath drives HTTPS over HTTP/1.1 (the gateway's fast path) to a backend in a test
+// host: several requests on one kept-alive TLS connection, X-Forwarded-Proto https, a force-https rule
+// that redirects plain HTTP and serves HTTPS without a loop, and a WebSocket over TLS.
+func TestGatewayTLSFastPath(t *testing.T) {
+	e := newGatewayEnv(t, "gwtlsfast")
+	e.backendService("web", startBackend(t, "web", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ws" {
+			_, _ = fmt.Fprintf(w, "web %s %s", r.URL.Path, r.Header.Get("X-Forwarded-Proto"))
+			return
+		}
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
+				return
+			}
+		}
+	})))
+	cert := e.tlsSecret("cert-f", "f.tls.test")
+	ing := e.ingress("secure", map[string]string{contract.AnnotationForceHTTPS: "true"}, gwRule{host: "f.tls.test", service: "web"})
+	ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"f.tls.test"}, SecretName: "cert-f"}}
+	e.createIngress(ing)
+	g := e.startGateway()
+	require.Eventually(t, func() bool {
+		r, _ := g.Routes()
+		return len(r.TLS) == 1 && len(r.HTTP) == 1 && len(r.HTTP[0].Backend.Endpoints) == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	addr := g.HTTPSAddr().String()
+
+	plain := &http.Client{Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, err := http.NewRequest("GET", "http://"+g.HTTPAddr().String()+"/pay", nil)
+	require.NoError(t, err)
+	req.Host = "f.tls.test"
+	resp, err := plain.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusPermanentRedirect, resp.StatusCode, "plain HTTP is redirected")
+	require.Equal(t, "https://f.tls.test/pay", resp.Header.Get("Location"))
+
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: "f.tls.test", NextProtos: []string{"http/1.1"}}
+	dials := 0
+	transport := &http.Transport{TLSClientConfig: tlsConfig, MaxConnsPerHost: 1,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials++
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}}
+	defer transport.CloseIdleConnections()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
+	for i := range 3 {
+		req, err := http.NewRequest("GET", "https://"+addr+"/pay/"+strconv.Itoa(i), nil)
+		require.NoError(t, err)
+		req.Host = "f.tls.test"
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, "HTTPS is served, not redirected again")
+		require.Equal(t, 1, resp.ProtoMajor)
+		require.Equal(t, "web /pay/"+strconv.Itoa(i)+" https", string(body))
+	}
+	require.Equal(t, 1, dials, "the three requests shared one TLS connection")
+
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "wss://"+addr+"/ws", &websocket.DialOptions{Host: "f.tls.test",
+		HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}})
+	require.NoError(t, err)
+	defer c.CloseNow()
+	require.Equal(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	for i := range 5 {
+		msg := fmt.Sprintf("message %d", i)
+		require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(msg)))
+		_, got, err := c.Read(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "echo: "+msg, string(got))
+	}
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
 // freeLoopbackPort answers a port that nothing listens on right now on either 127.0.0.1 or ::1, for the
 // network: the stack's gateway serves a route's port on the first, the test's gateway on the second.
 func freeLoopbackPort(t *testing.T, network string) int32 {
@@ -274,8 +366,9 @@ func TestGatewayL4(t *testing.T) {
 	// The test's own gateway starts with both routes in place: once it lists the TCP route with its
 	// endpoint, the first connection must be served.
 	g := e.startGatewayOn("::1")
+	echoEndpoint := net.JoinHostPort(echo.addr, strconv.Itoa(echoPort))
 	wantTCP := gateway.L4Route{Port: tcpPort, Protocol: corev1.ProtocolTCP, Service: e.ns + "/game", ServicePort: "main",
-		Endpoints: []string{net.JoinHostPort(echo.addr, strconv.Itoa(echoPort))}}
+		ServicePortNumber: echoPort, Endpoints: []string{echoEndpoint}}
 	require.Eventually(t, func() bool {
 		return slices.ContainsFunc(g.L4Routes(), func(r gateway.L4Route) bool { return reflect.DeepEqual(r, wantTCP) }) &&
 			g.L4Addr(tcpPort, corev1.ProtocolTCP) != nil
@@ -316,4 +409,51 @@ func TestGatewayL4(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "udp: "+msg, string(buf[:n]))
 	}
+
+	// A UDP route appears on the running gateway, its Service before its EndpointSlice: the first
+	// datagram, sent in between, is held for the endpoint and answered.
+	latePort := freeLoopbackPort(t, "udp")
+	e.service("voice-late", map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(latePort))}, echoPort, corev1.ProtocolUDP)
+	require.Eventually(t, func() bool { return g.L4Addr(latePort, corev1.ProtocolUDP) != nil },
+		30*time.Second, 20*time.Millisecond, "the gateway listens on the UDP route without endpoints")
+	late, err := net.Dial("udp", net.JoinHostPort("::1", strconv.Itoa(int(latePort))))
+	require.NoError(t, err)
+	defer late.Close()
+	_, err = late.Write([]byte("early"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		i := slices.IndexFunc(g.L4Status(), func(s gateway.L4RouteStatus) bool { return s.Port == latePort && s.Protocol == corev1.ProtocolUDP })
+		return i >= 0 && g.L4Status()[i].Waiting == 1
+	}, 10*time.Second, 10*time.Millisecond, "the client waits for an endpoint: %+v", g.L4Status())
+	written := time.Now()
+	_, err = e.kube.DiscoveryV1().EndpointSlices(e.ns).Create(e.ctx,
+		e.endpointSlice("voice-late", echoPort, corev1.ProtocolUDP, echo), metav1.CreateOptions{})
+	require.NoError(t, err)
+	require.NoError(t, late.SetDeadline(time.Now().Add(10*time.Second)))
+	n, err := late.Read(buf)
+	require.NoError(t, err, "the datagram sent before the endpoint existed is answered")
+	require.Equal(t, "udp: early", string(buf[:n]))
+	t.Logf("a UDP datagram held for its route's endpoint was answered %s after the EndpointSlice write", time.Since(written).Round(time.Millisecond))
+
+	// /debug/routes lists the TCP and UDP routes beside the HTTP table.
+	resp, err := http.Get("http://" + g.AdminAddr().String() + "/debug/routes")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var routes struct {
+		L4 []gateway.L4RouteStatus `json:"l4"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&routes))
+	want := func(port int32, protocol corev1.Protocol, svc string) gateway.L4RouteStatus {
+		return gateway.L4RouteStatus{Protocol: protocol, Port: port, Listen: net.JoinHostPort("::1", strconv.Itoa(int(port))),
+			Service: e.ns + "/" + svc, ServicePort: "main", ServicePortNumber: echoPort, Policy: gateway.L4PolicyRoundRobin,
+			Endpoints: []string{echoEndpoint}}
+	}
+	for i := range routes.L4 { // the connections and clients in progress are not what this checks
+		routes.L4[i].Active, routes.L4[i].Waiting = 0, 0
+	}
+	require.ElementsMatch(t, []gateway.L4RouteStatus{
+		want(tcpPort, corev1.ProtocolTCP, "game"), want(udpPort, corev1.ProtocolUDP, "voice"),
+		want(latePort, corev1.ProtocolUDP, "voice-late"),
+	}, routes.L4)
 }

@@ -74,7 +74,8 @@ func serveSource(ln net.Listener) {
 }
 
 // runGateway runs the gateway on a fake clientset holding an Ingress (any host, prefix /) and a TCP
-// route to the backend, prints "ready" once both answer, and serves until ctx is done.
+// route to the backend, prints "ready <http> <admin> <https or ->" once both answer, and serves until
+// ctx is done.
 func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	f := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	httpListen := f.String("http", "127.0.0.1:0", "data plane address")
@@ -83,11 +84,15 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	l4Port := f.Int("l4-port", 0, "listen port of the TCP route")
 	cpuProfile := f.String("cpuprofile", "", "write the gateway's CPU profile of the measured rounds to this file")
 	collectorURL := f.String("collector-url", "", "send the access log to this collector too")
+	httpsListen := f.String("https", "", "HTTPS data plane address (none without)")
+	certFile := f.String("cert", "", "HTTPS default certificate file")
+	keyFile := f.String("key", "", "HTTPS default key file")
 	if err := f.Parse(args); err != nil {
 		return err
 	}
 	kube := fake.NewClientset(benchObjects(*backend, *source, *l4Port)...)
 	g, err := gateway.New(gateway.Config{HTTPListen: *httpListen, AdminListen: "127.0.0.1:0",
+		HTTPSListen: *httpsListen, DefaultCert: *certFile, DefaultKey: *keyFile,
 		AccessLog: gateway.AccessLogConfig{CollectorURL: *collectorURL}}, kube, nil)
 	if err != nil {
 		return fmt.Errorf("create gateway: %w", err)
@@ -104,7 +109,11 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 		}
 		defer stop()
 	}
-	fmt.Fprintf(out, "ready %s %s\n", g.HTTPAddr(), g.AdminAddr())
+	https := "-"
+	if a := g.HTTPSAddr(); a != nil {
+		https = a.String()
+	}
+	fmt.Fprintf(out, "ready %s %s %s\n", g.HTTPAddr(), g.AdminAddr(), https)
 	return <-done
 }
 

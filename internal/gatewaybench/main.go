@@ -1,10 +1,11 @@
 // Command gatewaybench is `make bench-gateway`: it compares the gateway with nginx as a reverse proxy of
-// one small HTTP backend, and as a TCP stream proxy, on 127.0.0.1, in one bounded run.
+// one small HTTP backend (over HTTP and HTTPS), and as a TCP stream proxy, on 127.0.0.1, in one bounded run.
 //
 // It starts the backend, nginx (2 workers, upstream keepalive, config in a temp dir) and the gateway
 // (this program re-executed, on a fake clientset holding the backend's Ingress, Service and
 // EndpointSlice, and a TCP route), each in a process of its own. Then, in interleaved rounds, wrk
-// loads the backend directly, through nginx and through the gateway, and a reader pulls bytes through
+// loads the backend directly, through nginx and through the gateway (plain HTTP, then HTTPS with the
+// same certificate for both), and a reader pulls bytes through
 // nginx's stream proxy and the gateway's TCP route. It prints req/s, p50/p99 latency and CPU per
 // request (utime+stime of the proxy's processes, from /proc), MB/s and CPU per GB, the medians of the
 // rounds and the gateway/nginx ratios.
@@ -40,7 +41,7 @@ func (c Config) Validate() error {
 	if c.Duration < time.Second || c.TCPDuration < time.Second {
 		return fmt.Errorf("bench config: runs of %s and %s are too short to measure (at least 1s)", c.Duration, c.TCPDuration)
 	}
-	if total := time.Duration(c.Rounds) * (4*c.Duration + 2*c.TCPDuration); total > 150*time.Second {
+	if total := time.Duration(c.Rounds) * (6*c.Duration + 2*c.TCPDuration); total > 150*time.Second {
 		return fmt.Errorf("bench config: %s of load is over the 150s bound", total)
 	}
 	return nil

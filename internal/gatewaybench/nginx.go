@@ -7,7 +7,8 @@ import (
 )
 
 // nginxConfig is nginx as the reference proxy: 2 workers, an upstream with keepalive connections for
-// HTTP (no access log, as the gateway's is discarded in the bench), and a stream proxy for TCP.
+// HTTP (no access log, as the gateway's is discarded in the bench), the same proxy over HTTPS (TLS 1.2
+// and 1.3, the bench's certificate, keep-alive as for HTTP), and a stream proxy for TCP.
 const nginxConfig = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
 daemon off;
@@ -36,6 +37,20 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     }
   }
+  server {
+    listen %[6]s ssl;
+    ssl_certificate %[7]s;
+    ssl_certificate_key %[8]s;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto https;
+    }
+  }
 }
 stream {
   upstream source {
@@ -48,10 +63,16 @@ stream {
 }
 `
 
+// nginxListen are nginx's addresses: HTTP, HTTPS (with the certificate and key files) and TCP.
+type nginxListen struct {
+	http, https, stream string
+	certFile, keyFile   string
+}
+
 // writeNginxConfig writes the config into dir and returns its path.
-func writeNginxConfig(dir, backend, listen, source, streamListen string) (string, error) {
+func writeNginxConfig(dir, backend, source string, l nginxListen) (string, error) {
 	path := filepath.Join(dir, "nginx.conf")
-	conf := fmt.Sprintf(nginxConfig, dir, backend, listen, source, streamListen)
+	conf := fmt.Sprintf(nginxConfig, dir, backend, l.http, source, l.stream, l.https, l.certFile, l.keyFile)
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return "", fmt.Errorf("write nginx config: %w", err)
 	}

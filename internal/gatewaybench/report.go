@@ -31,7 +31,7 @@ func report(w io.Writer, httpTargets []target, httpSamples map[string][]httpSamp
 		fmt.Fprintf(w, "  %-17s %10.0f %10s %10s %10s\n", t.name, m.rate, m.p50.Round(time.Microsecond),
 			m.p99.Round(time.Microsecond), m.cpu.Round(100*time.Nanosecond))
 	}
-	for _, pair := range [][2]string{{"gateway", "nginx"}, {"gateway-accesslog", "gateway"}} {
+	for _, pair := range [][2]string{{"gateway", "nginx"}, {"gateway-accesslog", "gateway"}, {"gateway-https", "nginx-https"}} {
 		g, n := medians[pair[0]], medians[pair[1]]
 		if n.rate == 0 {
 			continue

@@ -20,9 +20,18 @@ import (
 
 // target is one thing wrk or the TCP reader loads: an address and the process whose CPU it costs.
 type target struct {
-	name string
-	addr string
-	pid  int
+	name  string
+	addr  string
+	pid   int
+	https bool // wrk speaks HTTPS to it
+}
+
+// url is what wrk loads.
+func (t target) url() string {
+	if t.https {
+		return "https://" + t.addr + "/"
+	}
+	return "http://" + t.addr + "/"
 }
 
 // httpSample and tcpSample are one round's measurement of one target.
@@ -59,25 +68,32 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	backendHTTP, source := lines[1], lines[2]
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	nginxHTTP, nginxStream, gatewayHTTP := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1], "127.0.0.1:"+ports[2]
-	conf, err := writeNginxConfig(dir, backendHTTP, nginxHTTP, source, nginxStream)
+	certFile, keyFile, err := benchCertificate(dir, time.Now())
 	if err != nil {
 		return err
 	}
-	nginx, err := procs.startNginx(ctx, conf, dir, nginxHTTP, nginxStream)
+	nl := nginxListen{http: "127.0.0.1:" + ports[0], stream: "127.0.0.1:" + ports[1], https: "127.0.0.1:" + ports[5],
+		certFile: certFile, keyFile: keyFile}
+	gatewayHTTP := "127.0.0.1:" + ports[2]
+	conf, err := writeNginxConfig(dir, backendHTTP, source, nl)
+	if err != nil {
+		return err
+	}
+	nginx, err := procs.startNginx(ctx, conf, dir, nl.http, nl.stream, nl.https)
 	if err != nil {
 		return err
 	}
 	gw, lines, err := procs.start(ctx, "gateway", self, "gateway", "-http", gatewayHTTP, "-backend", backendHTTP,
-		"-source", source, "-l4-port", ports[3], "-cpuprofile", cfg.CPUProfile)
+		"-source", source, "-l4-port", ports[3], "-cpuprofile", cfg.CPUProfile,
+		"-https", "127.0.0.1:0", "-cert", certFile, "-key", keyFile)
 	if err != nil {
 		return err
 	}
-	gatewayHTTP = lines[1]
+	gatewayHTTP, gatewayHTTPS := lines[1], lines[3]
 	gatewayL4 := "127.0.0.1:" + ports[3]
 	// The fast-path gateway again, sending its access log to a collector (its TCP route unused).
 	_, lines, err = procs.start(ctx, "collector", self, "collector", filepath.Join(dir, "collector"))
@@ -91,14 +107,16 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	accessHTTP, accessAdmin := lines[1], lines[2]
 
-	httpTargets := []target{{"backend", backendHTTP, backend}, {"nginx", nginxHTTP, nginx}, {"gateway", gatewayHTTP, gw},
-		{"gateway-accesslog", accessHTTP, accessGW}}
-	tcpTargets := []target{{"nginx-stream", nginxStream, nginx}, {"gateway-l4", gatewayL4, gw}}
+	httpTargets := []target{{name: "backend", addr: backendHTTP, pid: backend}, {name: "nginx", addr: nl.http, pid: nginx},
+		{name: "gateway", addr: gatewayHTTP, pid: gw}, {name: "gateway-accesslog", addr: accessHTTP, pid: accessGW},
+		{name: "nginx-https", addr: nl.https, pid: nginx, https: true},
+		{name: "gateway-https", addr: gatewayHTTPS, pid: gw, https: true}}
+	tcpTargets := []target{{name: "nginx-stream", addr: nl.stream, pid: nginx}, {name: "gateway-l4", addr: gatewayL4, pid: gw}}
 	clock := newCPUClock()
 	fmt.Printf("gateway bench: %d interleaved rounds; wrk -t%d -c%d -d%s; TCP %d connections for %s; GOMAXPROCS of the gateway: %s\n",
 		cfg.Rounds, cfg.Threads, cfg.Connections, cfg.Duration, cfg.TCPConns, cfg.TCPDuration, goMaxProcs())
 	for _, t := range httpTargets { // warm up: connections, caches, the gateway's pools
-		if _, err := runWrk(ctx, t.addr, cfg.Threads, cfg.Connections, time.Second); err != nil {
+		if _, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, time.Second); err != nil {
 			return fmt.Errorf("warm up %s: %w", t.name, err)
 		}
 	}
@@ -139,7 +157,7 @@ func measureHTTP(ctx context.Context, clock cpuClock, t target, cfg Config) (htt
 	if err != nil {
 		return httpSample{}, err
 	}
-	res, err := runWrk(ctx, t.addr, cfg.Threads, cfg.Connections, cfg.Duration)
+	res, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, cfg.Duration)
 	if err != nil {
 		return httpSample{}, err
 	}
@@ -157,9 +175,9 @@ func measureHTTP(ctx context.Context, clock cpuClock, t target, cfg Config) (htt
 	return s, nil
 }
 
-func runWrk(ctx context.Context, addr string, threads, conns int, d time.Duration) (wrkResult, error) {
+func runWrk(ctx context.Context, url string, threads, conns int, d time.Duration) (wrkResult, error) {
 	cmd := exec.CommandContext(ctx, "wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
-		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", "http://"+addr+"/")
+		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return wrkResult{}, fmt.Errorf("run wrk: %w: %s", err, out)
