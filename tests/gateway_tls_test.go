@@ -119,25 +119,28 @@ func TestGatewayTLS(t *testing.T) {
 	})
 }
 
-// TestGatewayWebSocket echoes WebSocket messages through the gateway to a backend in a test host.
-func TestGatewayWebSocket(t *testing.T) {
-	e := newGatewayEnv(t, "gwws")
-	e.backendService("ws", startBackend(t, "ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
+// echoWebSocket accepts a WebSocket and sends every message back prefixed with "echo: ".
+func echoWebSocket(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	for {
+		typ, msg, err := c.Read(r.Context())
 		if err != nil {
 			return
 		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
-				return
-			}
+		if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
+			return
 		}
-	})))
+	}
+}
+
+// TestGatewayWebSocket echoes WebSocket messages through the gateway to a backend in a test host.
+func TestGatewayWebSocket(t *testing.T) {
+	e := newGatewayEnv(t, "gwws")
+	e.backendService("ws", startBackend(t, "ws", http.HandlerFunc(echoWebSocket)))
 	e.createIngress(e.ingress("ws", nil, gwRule{host: "ws.test", path: "/ws", service: "ws"}))
 	g := e.startGateway()
 	require.Eventually(t, func() bool {
@@ -172,20 +175,7 @@ func TestGatewayTLSFastPath(t *testing.T) {
 			_, _ = fmt.Fprintf(w, "web %s %s", r.URL.Path, r.Header.Get("X-Forwarded-Proto"))
 			return
 		}
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
-				return
-			}
-		}
+		echoWebSocket(w, r)
 	})))
 	cert := e.tlsSecret("cert-f", "f.tls.test")
 	ing := e.ingress("secure", map[string]string{contract.AnnotationForceHTTPS: "true"}, gwRule{host: "f.tls.test", service: "web"})
