@@ -229,7 +229,10 @@ func TestL4UDPSessions(t *testing.T) {
 func TestL4UDPMaxSessions(t *testing.T) {
 	t.Parallel()
 	a := udpNameServer(t, "a")
-	p := newTestL4Proxy(t, L4Config{UDPMaxSessions: 1})
+	var logged syncBuffer
+	p := newL4Proxy(L4Config{UDPMaxSessions: 1}, slog.New(slog.NewTextHandler(&logged, nil)), newMetrics())
+	p.start(t.Context())
+	t.Cleanup(p.stop)
 	port := freePort(t, "udp")
 	p.update(Objects{
 		Services:       []*corev1.Service{l4Service("infra", "dns", port, corev1.ProtocolUDP)},
@@ -244,6 +247,17 @@ func TestL4UDPMaxSessions(t *testing.T) {
 	_, err = c2.Read(make([]byte, 64))
 	var ne net.Error
 	assert.True(t, errors.As(err, &ne) && ne.Timeout(), "the second client's datagram is dropped: %v", err)
+
+	// a flood of new clients is counted datagram by datagram but logged once (sessionsFullWarnEvery)
+	c3 := udpClient(t, addr)
+	for range 5 {
+		_, err := c2.Write([]byte("y"))
+		require.NoError(t, err)
+		_, err = c3.Write([]byte("z"))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return value(t, p.udpDrops.tooManySessions) == 11 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, strings.Count(logged.String(), "too many sessions"), "log: %s", logged.String())
 }
 
 // TestGatewayServesL4Routes runs a whole gateway on the fake clientset: an annotated Service becomes a

@@ -31,9 +31,13 @@ type udpListener struct {
 	sessions map[netip.AddrPort]*udpSession
 	waiting  map[netip.AddrPort]*udpWaiter // new clients waiting for an endpoint
 	closed   bool
-	wg       sync.WaitGroup // the read loop, every session's reply loop and every waiting client
-	done     chan struct{}  // closed when the read loop returns
-	closing  chan struct{}  // closed by close: the waiting clients give up
+	// fullWarned is when a datagram dropped for too many sessions was last logged, fullDropped how many
+	// were dropped since (warnFull)
+	fullWarned  time.Time
+	fullDropped int
+	wg          sync.WaitGroup // the read loop, every session's reply loop and every waiting client
+	done        chan struct{}  // closed when the read loop returns
+	closing     chan struct{}  // closed by close: the waiting clients give up
 }
 
 // udpSession is one client's flow to one endpoint.
@@ -60,6 +64,24 @@ func listenUDP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 	}
 	l.wg.Go(l.serve)
 	return l, nil
+}
+
+// sessionsFullWarnEvery bounds the warnings of a route whose sessions are all taken: a flood of new
+// clients logs one line this often, with how many datagrams were dropped since the last one (the metric
+// counts each).
+const sessionsFullWarnEvery = 10 * time.Second
+
+// warnFull logs a datagram dropped because the route has too many sessions, at most once every
+// sessionsFullWarnEvery. l.mu is held.
+func (l *udpListener) warnFull(client netip.AddrPort) {
+	l.fullDropped++
+	now := time.Now()
+	if now.Sub(l.fullWarned) < sessionsFullWarnEvery {
+		return
+	}
+	l.logger.Warn("udp datagrams dropped: too many sessions", "client", client.String(), "sessions", len(l.sessions),
+		"dropped", l.fullDropped)
+	l.fullWarned, l.fullDropped = now, 0
 }
 
 func (l *udpListener) addr() net.Addr { return l.conn.LocalAddr() }
@@ -141,7 +163,7 @@ func (l *udpListener) session(client netip.AddrPort, datagram []byte) *udpSessio
 	}
 	if len(l.sessions)+len(l.waiting) >= l.maxSessions {
 		l.drops.tooManySessions.Inc()
-		l.logger.Warn("udp datagram dropped: too many sessions", "client", client.String(), "sessions", len(l.sessions))
+		l.warnFull(client)
 		return nil
 	}
 	eps, start := l.balancer.pick()
