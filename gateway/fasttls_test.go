@@ -17,8 +17,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/client-go/kubernetes/fake"
 )
 
 // tlsPlane is an HTTPS data plane as Run builds it: the fast server with the gateway's TLS
@@ -216,12 +214,7 @@ func TestFastTLSWebSocket(t *testing.T) {
 	require.NoError(t, err)
 	defer c.CloseNow()
 	assert.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
-	for _, msg := range []string{"hello", "again"} {
-		require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(msg)))
-		_, got, err := c.Read(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, "https echo: "+msg, string(got))
-	}
+	requireEchoes(t, ctx, c, "https echo: ")
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 	assert.EqualValues(t, 1, tp.fs.handedOff.Load(), "the upgrade went to net/http")
 	assert.EqualValues(t, 1, tp.fs.tlsFast.Load())
@@ -289,22 +282,7 @@ func TestGatewayHTTPSFastPath(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	backend := echoBackend(t, "web")
-	_, port := splitHostPort(t, backend)
-	chain, key, leaf := testCertificate(t, "shop.example.com")
-	ing := ingress("shop", "web", rule("shop.example.com", httpPath("/", prefix, "web", 80)))
-	ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"shop.example.com"}, SecretName: "web-tls"}}
-	kube := fake.NewClientset(service("shop", "web", "http", 80),
-		slice("shop", "web-a", "web", "http", port, ep{"127.0.0.1", true}), ing, tlsSecret("shop", "web-tls", chain, key))
-	g, err := New(Config{HTTPListen: "127.0.0.1:0", AdminListen: "127.0.0.1:0", HTTPSListen: "127.0.0.1:0",
-		Throttle: 10 * time.Millisecond}, kube, slog.New(slog.DiscardHandler))
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	require.Eventually(t, func() bool {
-		routes, ok := g.Routes()
-		return ok && g.HTTPSAddr() != nil && len(routes.TLS) == 1
-	}, 10*time.Second, 10*time.Millisecond)
+	g, _, leaf, done := runHTTPSGateway(t, ctx)
 
 	roots := x509.NewCertPool()
 	roots.AddCert(leaf)

@@ -41,14 +41,12 @@ func tlsSecret(ns, name string, chain, key []byte) *corev1.Secret {
 	}
 }
 
-// TestGatewayHTTPS runs a gateway with an HTTPS listener against the fake clientset: the certificate of
-// the client's server name comes from the Ingress's TLS Secret, HTTP/2 is negotiated, the backend sees
-// X-Forwarded-Proto https, an unknown name gets the generated default certificate, TLS 1.1 is refused,
-// and a renewed Secret is served without a restart.
-func TestGatewayHTTPS(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
+// runHTTPSGateway runs a gateway with an HTTPS listener on the fake clientset until ctx ends:
+// shop.example.com routes to an echo backend and has its certificate in the Ingress's TLS Secret
+// shop/web-tls. It answers once the certificate is in the routing table, with the clientset, the
+// certificate and the channel Run's error arrives on.
+func runHTTPSGateway(t *testing.T, ctx context.Context) (*Gateway, *fake.Clientset, *x509.Certificate, <-chan error) {
+	t.Helper()
 	backend := echoBackend(t, "web")
 	_, port := splitHostPort(t, backend)
 	chain, key, leaf := testCertificate(t, "shop.example.com")
@@ -69,6 +67,18 @@ func TestGatewayHTTPS(t *testing.T) {
 		routes, ok := g.Routes()
 		return ok && g.HTTPSAddr() != nil && len(routes.TLS) == 1
 	}, 10*time.Second, 10*time.Millisecond)
+	return g, kube, leaf, done
+}
+
+// TestGatewayHTTPS runs a gateway with an HTTPS listener against the fake clientset: the certificate of
+// the client's server name comes from the Ingress's TLS Secret, HTTP/2 is negotiated, the backend sees
+// X-Forwarded-Proto https, an unknown name gets the generated default certificate, TLS 1.1 is refused,
+// and a renewed Secret is served without a restart.
+func TestGatewayHTTPS(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	g, kube, leaf, done := runHTTPSGateway(t, ctx)
 	addr := g.HTTPSAddr().String()
 
 	// handshake returns the certificate served for serverName.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -187,13 +188,19 @@ func TestProxyWebSocket(t *testing.T) {
 	require.NoError(t, err)
 	defer c.CloseNow()
 	assert.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
+	requireEchoes(t, ctx, c, "echo: ")
+	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
+// requireEchoes sends two messages on c and requires each back with prefix before it.
+func requireEchoes(t *testing.T, ctx context.Context, c *websocket.Conn, prefix string) {
+	t.Helper()
 	for _, msg := range []string{"hello", "again"} {
 		require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(msg)))
 		_, got, err := c.Read(ctx)
 		require.NoError(t, err)
-		assert.Equal(t, "echo: "+msg, string(got))
+		assert.Equal(t, prefix+msg, string(got))
 	}
-	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
 }
 
 // BenchmarkProxy proxies GET requests through the whole handler chain (request id, access log, routing,
