@@ -23,6 +23,7 @@ type l4Proxy struct {
 	logger   *slog.Logger
 	metrics  *metrics
 	udpDrops udpDrops
+	buffers  *relayBuffers // the TCP routes' read buffers
 
 	mu        sync.Mutex
 	ctx       context.Context // from start; ends the dials on stop
@@ -65,6 +66,7 @@ type l4Failure struct {
 func newL4Proxy(cfg L4Config, logger *slog.Logger, m *metrics) *l4Proxy {
 	return &l4Proxy{
 		cfg: cfg.withDefaults(), logger: logger, metrics: m, udpDrops: udpDropsOf(m),
+		buffers:   newRelayBuffers(cfg.withDefaults().TCPLargeBuffers),
 		listeners: make(map[l4Key]l4Listener), routes: make(map[l4Key]L4Route),
 		failed: make(map[l4Key]l4Failure),
 	}
@@ -147,7 +149,7 @@ func (p *l4Proxy) listen(r L4Route) (l4Listener, error) {
 	case corev1.ProtocolUDP:
 		return listenUDP(p.ctx, addr, r.Endpoints, p.cfg, p.udpDrops, logger)
 	default:
-		return listenTCP(p.ctx, addr, r.Endpoints, p.cfg, logger)
+		return listenTCP(p.ctx, addr, r.Endpoints, p.cfg, p.buffers, logger)
 	}
 }
 

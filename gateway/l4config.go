@@ -36,6 +36,10 @@ type L4Config struct {
 	// UDPMaxWaiting bounds the clients of one UDP route waiting for an endpoint at once (they count as
 	// sessions too); the datagrams of others are dropped. Default 256.
 	UDPMaxWaiting int
+	// TCPLargeBuffers bounds the 1 MiB read buffers the TCP routes lend to bulk streams at once (a
+	// stream whose read filled its 64 KiB buffer); beyond it streams read 64 KiB at a time. A
+	// connection holds a buffer only while bytes flow. Default 64 (64 MiB).
+	TCPLargeBuffers int
 }
 
 // Defaults of L4Config.
@@ -48,6 +52,7 @@ const (
 	DefaultUDPWaitDatagrams = 16
 	DefaultUDPWaitBytes     = 64 << 10
 	DefaultUDPMaxWaiting    = 256
+	DefaultTCPLargeBuffers  = 64
 )
 
 func (c L4Config) withDefaults() L4Config {
@@ -75,6 +80,9 @@ func (c L4Config) withDefaults() L4Config {
 	if c.UDPMaxWaiting == 0 {
 		c.UDPMaxWaiting = DefaultUDPMaxWaiting
 	}
+	if c.TCPLargeBuffers == 0 {
+		c.TCPLargeBuffers = DefaultTCPLargeBuffers
+	}
 	return c
 }
 
@@ -100,6 +108,9 @@ func (c L4Config) Validate() error {
 	if c.UDPWaitDatagrams < 0 || c.UDPWaitBytes < 0 || c.UDPMaxWaiting < 0 {
 		errs = append(errs, fmt.Errorf("gateway UDP wait bounds (%d datagrams, %d bytes, %d clients) are negative",
 			c.UDPWaitDatagrams, c.UDPWaitBytes, c.UDPMaxWaiting))
+	}
+	if c.TCPLargeBuffers < 0 {
+		errs = append(errs, fmt.Errorf("gateway TCP large buffers %d is negative", c.TCPLargeBuffers))
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,7 @@ type tcpListener struct {
 	balancer     *l4Balancer
 	dialer       net.Dialer
 	endpointWait time.Duration
+	buffers      *relayBuffers
 	ctx          context.Context
 	logger       *slog.Logger
 
@@ -36,7 +37,8 @@ type tcpListener struct {
 // refuseDrain bounds how long a refused connection reads what its client sent before it is closed.
 const refuseDrain = time.Second
 
-func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Config, logger *slog.Logger) (*tcpListener, error) {
+func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Config, buffers *relayBuffers,
+	logger *slog.Logger) (*tcpListener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
@@ -44,7 +46,7 @@ func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 	}
 	l := &tcpListener{
 		ln: ln.(*net.TCPListener), balancer: newL4Balancer(endpoints), ctx: ctx, logger: logger,
-		dialer: net.Dialer{Timeout: cfg.DialTimeout}, endpointWait: cfg.EndpointWait,
+		dialer: net.Dialer{Timeout: cfg.DialTimeout}, endpointWait: cfg.EndpointWait, buffers: buffers,
 		conns: make(map[*net.TCPConn]struct{}), done: make(chan struct{}), closing: make(chan struct{}),
 	}
 	l.wg.Go(l.serve)
@@ -124,7 +126,7 @@ func (l *tcpListener) handle(client *net.TCPConn) {
 		return
 	}
 	defer func() { _ = up.Close() }()
-	pipeTCP(client, up)
+	pipeTCP(client, up, l.buffers)
 }
 
 // dial connects to the endpoint whose turn it is, then to the following ones until one answers.
@@ -189,19 +191,18 @@ func refuse(c *net.TCPConn) {
 
 // pipeTCP copies both ways between two connections until both directions are done. Each direction ends
 // with a half-close of its writer (CloseWrite), so a peer that shuts down its sending side still gets
-// the answer. io.Copy between two *net.TCPConn uses ReadFrom, which splices on Linux: the bytes do
-// not pass through user space.
-func pipeTCP(a, b *net.TCPConn) {
+// the answer. The bytes pass through buffers lent by buffers (copyRelay says why not splice).
+func pipeTCP(a, b *net.TCPConn, buffers *relayBuffers) {
 	var wg sync.WaitGroup
-	wg.Go(func() { copyHalf(b, a) })
-	copyHalf(a, b)
+	wg.Go(func() { copyHalf(b, a, buffers) })
+	copyHalf(a, b, buffers)
 	wg.Wait()
 }
 
 // copyHalf copies src to dst until src ends, then half-closes dst. On an error (a reset) it closes both
 // connections' reading sides too, so the other direction does not wait forever on a dead peer.
-func copyHalf(dst, src *net.TCPConn) {
-	if _, err := io.Copy(dst, src); err != nil {
+func copyHalf(dst, src *net.TCPConn, buffers *relayBuffers) {
+	if _, err := copyRelay(dst, src, buffers); err != nil {
 		_ = src.CloseRead()
 		_ = dst.CloseRead()
 	}
