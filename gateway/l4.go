@@ -9,15 +9,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
 // l4Proxy is the gateway's TCP and UDP side: it reconciles one listener per L4Route to the routes
 // BuildL4 returns on every rebuild. A listener whose route stays is never restarted: a change of
-// endpoints is swapped into it and applies to the connections (or UDP sessions) that start after it; a
-// listener whose route is gone is closed, and the connections it accepted run to their end.
+// endpoints or of balancing policy is swapped into it and applies to the connections (or UDP sessions)
+// that start after it; a listener whose route is gone is closed, and the connections it accepted run to
+// their end.
 type l4Proxy struct {
 	cfg      L4Config
 	logger   *slog.Logger
@@ -38,8 +38,9 @@ type l4Proxy struct {
 
 // l4Listener is one listening TCP or UDP socket of a route.
 type l4Listener interface {
-	// setEndpoints swaps the endpoints new connections or sessions go to.
-	setEndpoints(endpoints []string)
+	// setRoute swaps the endpoints and the balancing policy of the route: they apply to the connections
+	// or sessions that start after it.
+	setRoute(r L4Route)
 	// close stops listening; with drop it also ends the connections and sessions in progress. It
 	// returns once the listener's goroutines are done (all of them, with drop).
 	close(drop bool)
@@ -117,9 +118,11 @@ func (p *l4Proxy) apply(routes []L4Route) {
 	}
 	for key, r := range want {
 		if ln, ok := p.listeners[key]; ok {
-			if old := p.routes[key]; !slices.Equal(old.Endpoints, r.Endpoints) || old.Service != r.Service {
-				ln.setEndpoints(r.Endpoints)
-				p.logger.Info("L4 route updated", "listen", key.String(), "service", r.Service, "endpoints", len(r.Endpoints))
+			old := p.routes[key]
+			if !slices.Equal(old.Endpoints, r.Endpoints) || old.Service != r.Service || old.Balance != r.Balance {
+				ln.setRoute(r)
+				p.logger.Info("L4 route updated", "listen", key.String(), "service", r.Service, "endpoints", len(r.Endpoints),
+					"policy", l4PolicyName(r.Balance))
 			}
 			p.routes[key] = r
 			continue
@@ -137,7 +140,7 @@ func (p *l4Proxy) apply(routes []L4Route) {
 		p.listeners[key] = ln
 		p.routes[key] = r
 		p.logger.Info("L4 route listening", "listen", ln.addr().String(), "protocol", r.Protocol,
-			"service", r.Service, "endpoints", len(r.Endpoints))
+			"service", r.Service, "endpoints", len(r.Endpoints), "policy", l4PolicyName(r.Balance))
 	}
 }
 
@@ -147,9 +150,9 @@ func (p *l4Proxy) listen(r L4Route) (l4Listener, error) {
 	logger := p.logger.With("listen", r.key().String(), "service", r.Service)
 	switch r.Protocol {
 	case corev1.ProtocolUDP:
-		return listenUDP(p.ctx, addr, r.Endpoints, p.cfg, p.udpDrops, logger)
+		return listenUDP(p.ctx, addr, newL4Balancer(r.Endpoints, r.Balance), p.cfg, p.udpDrops, logger)
 	default:
-		return listenTCP(p.ctx, addr, r.Endpoints, p.cfg, p.buffers, logger)
+		return listenTCP(p.ctx, addr, newL4Balancer(r.Endpoints, r.Balance), p.cfg, p.buffers, logger)
 	}
 }
 
@@ -218,48 +221,4 @@ func (g *Gateway) L4Routes() []L4Route {
 // L4Addr is the address the TCP or UDP route of a listen port is bound to, nil when it is not served.
 func (g *Gateway) L4Addr(port int32, protocol corev1.Protocol) net.Addr {
 	return g.l4.addr(port, protocol)
-}
-
-// l4Balancer hands the new connections (or UDP sessions) of a route to its endpoints in turn.
-type l4Balancer struct {
-	current atomic.Pointer[l4EndpointSet]
-	next    atomic.Uint64
-}
-
-// l4EndpointSet is one list of a route's endpoints; changed is closed when set replaces it, which wakes
-// the connections waiting for an endpoint.
-type l4EndpointSet struct {
-	endpoints []string
-	changed   chan struct{}
-}
-
-func newL4Balancer(endpoints []string) *l4Balancer {
-	b := &l4Balancer{}
-	b.set(endpoints)
-	return b
-}
-
-// set swaps the endpoints; the turn carries on. The l4Proxy calls it from one goroutine at a time.
-func (b *l4Balancer) set(endpoints []string) {
-	old := b.current.Swap(&l4EndpointSet{endpoints: slices.Clone(endpoints), changed: make(chan struct{})})
-	if old != nil {
-		close(old.changed)
-	}
-}
-
-// pick returns the endpoints and the index of the one whose turn it is; a caller whose dial fails
-// tries the following ones, wrapping around. start is -1 when there is no endpoint.
-func (b *l4Balancer) pick() (endpoints []string, start int) {
-	endpoints, start, _ = b.pickOrChanged()
-	return endpoints, start
-}
-
-// pickOrChanged is pick, and the channel closed when the endpoints are next replaced: with start -1 a
-// caller can wait on it for the route to get an endpoint.
-func (b *l4Balancer) pickOrChanged() (endpoints []string, start int, changed <-chan struct{}) {
-	s := b.current.Load()
-	if len(s.endpoints) == 0 {
-		return nil, -1, s.changed
-	}
-	return s.endpoints, int((b.next.Add(1) - 1) % uint64(len(s.endpoints))), s.changed
 }

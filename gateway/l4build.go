@@ -27,6 +27,9 @@ type L4Route struct {
 	ServicePortNumber int32  `json:"servicePortNumber,omitempty"`
 	// Endpoints are the host:port addresses of the ready endpoints, sorted; empty refuses connections.
 	Endpoints []string `json:"endpoints,omitempty"`
+	// Balance is how new connections (TCP) or client sessions (UDP) are spread over the endpoints: round
+	// robin (the zero value), least-connections, or consistent-hash by "client-ip" (parseL4Balance).
+	Balance Balance `json:"balance,omitzero"`
 }
 
 // key identifies the listener of the route.
@@ -48,8 +51,9 @@ const ReasonInvalidListenPort = "invalid-listen-port"
 //
 // Each TCP or UDP port of such a Service is a route on the annotated port with the port's protocol. Two
 // Services claiming one port and protocol: the oldest wins, then the first by namespace/name; the others
-// are reported. A bad annotation, an ExternalName Service, a Service without ports, an SCTP port or a
-// second port of the same protocol in one Service is reported and skipped.
+// are reported. A bad annotation (listen port, load-balance or hash-by), an ExternalName Service, a
+// Service without ports, an SCTP port or a second port of the same protocol in one Service is reported
+// and skipped.
 func BuildL4(in Objects) ([]L4Route, []Problem) {
 	var services []*corev1.Service
 	for _, s := range in.Services {
@@ -88,6 +92,11 @@ func BuildL4(in Objects) ([]L4Route, []Problem) {
 			report(ReasonInvalidListenPort, "annotation %s: %q is not a port number (1-65535)", contract.AnnotationListenPort, value)
 			continue
 		}
+		balance, err := parseL4Balance(svc.Annotations)
+		if err != nil {
+			report(ReasonInvalidAnnotation, "%v", err)
+			continue
+		}
 		if svc.Spec.Type == corev1.ServiceTypeExternalName {
 			report(ReasonUnsupported, "ExternalName Services cannot be TCP or UDP routes")
 			continue
@@ -114,7 +123,7 @@ func BuildL4(in Objects) ([]L4Route, []Problem) {
 			owners[key] = name
 			routes = append(routes, L4Route{
 				Port: key.port, Protocol: protocol, Service: name, ServicePort: sp.Name, ServicePortNumber: sp.Port,
-				Endpoints: l4Endpoints(slicesBySvc[name], sp.Name, protocol),
+				Endpoints: l4Endpoints(slicesBySvc[name], sp.Name, protocol), Balance: balance,
 			})
 		}
 	}
@@ -122,6 +131,36 @@ func BuildL4(in Objects) ([]L4Route, []Problem) {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(string(a.Protocol), string(b.Protocol)))
 	})
 	return routes, problems
+}
+
+// parseL4Balance reads the load-balance and hash-by annotations of a TCP or UDP route's Service:
+// round-robin (or none), least-connections, or consistent-hash, whose only key at L4 is the client's IP
+// (hash-by "client-ip", or no hash-by). peak-ewma is refused: a connection has no response latency to
+// weigh.
+func parseL4Balance(a map[string]string) (Balance, error) {
+	policy, hashBy := a[AnnotationLoadBalance], a[AnnotationHashBy]
+	var b Balance
+	switch BalancePolicy(policy) {
+	case BalanceRoundRobin, L4PolicyRoundRobin:
+	case BalanceLeastConnections:
+		b.Policy = BalanceLeastConnections
+	case BalanceHash:
+		if hashBy != "" && hashBy != "client-ip" {
+			return Balance{}, fmt.Errorf("annotation %s: %q is not \"client-ip\", the only key of consistent-hash on TCP and UDP routes",
+				AnnotationHashBy, hashBy)
+		}
+		return Balance{Policy: BalanceHash, HashBy: "client-ip"}, nil
+	case BalancePeakEWMA:
+		return Balance{}, fmt.Errorf("annotation %s: %q weighs HTTP response latency, which a TCP or UDP route does not have; "+
+			"use round-robin, least-connections or consistent-hash", AnnotationLoadBalance, policy)
+	default:
+		return Balance{}, fmt.Errorf("annotation %s: %q is not round-robin, least-connections or consistent-hash, "+
+			"the policies of TCP and UDP routes", AnnotationLoadBalance, policy)
+	}
+	if hashBy != "" {
+		return Balance{}, fmt.Errorf("annotation %s: %q needs %s: consistent-hash", AnnotationHashBy, hashBy, AnnotationLoadBalance)
+	}
+	return b, nil
 }
 
 // l4PortLabel names a Service port in a problem: its name, else its number.

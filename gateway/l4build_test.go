@@ -82,6 +82,63 @@ func TestBuildL4(t *testing.T) {
 			},
 		},
 		{
+			name: "balance-round-robin",
+			want: []L4Route{{Port: 1883, Protocol: corev1.ProtocolTCP, Service: "iot/mqtt", ServicePort: "mqtt", ServicePortNumber: 1883,
+				Endpoints: []string{"10.2.0.1:1883", "10.2.0.2:1883"}}},
+		},
+		{
+			name: "balance-least-connections",
+			want: []L4Route{
+				{Port: 15432, Protocol: corev1.ProtocolTCP, Service: "shop/db", ServicePort: "pg", ServicePortNumber: 5432,
+					Endpoints: []string{"10.0.0.1:5432", "10.0.0.2:5432"}, Balance: Balance{Policy: BalanceLeastConnections}},
+				{Port: 15432, Protocol: corev1.ProtocolUDP, Service: "shop/db", ServicePort: "stats", ServicePortNumber: 5433,
+					Endpoints: []string{"10.0.0.1:5433", "10.0.0.2:5433"}, Balance: Balance{Policy: BalanceLeastConnections}},
+			},
+		},
+		{
+			name: "balance-consistent-hash",
+			want: []L4Route{{Port: 27015, Protocol: corev1.ProtocolUDP, Service: "play/game", ServicePort: "game", ServicePortNumber: 27015,
+				Endpoints: []string{"10.3.0.1:27015", "10.3.0.2:27015"}, Balance: Balance{Policy: BalanceHash, HashBy: "client-ip"}}},
+		},
+		{
+			name: "balance-consistent-hash-default-key",
+			want: []L4Route{{Port: 27016, Protocol: corev1.ProtocolTCP, Service: "play/game", ServicePort: "game", ServicePortNumber: 27016,
+				Balance: Balance{Policy: BalanceHash, HashBy: "client-ip"}}},
+		},
+		{
+			name: "invalid-load-balance-peak-ewma",
+			problems: []Problem{{Object: "Service shop/tcp-ewma", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/load-balance: "peak-ewma" weighs HTTP response latency, which a TCP or UDP route ` +
+					`does not have; use round-robin, least-connections or consistent-hash`}},
+		},
+		{
+			name: "invalid-load-balance-unknown",
+			want: []L4Route{{Port: 9100, Protocol: corev1.ProtocolTCP, Service: "shop/b-newer", ServicePortNumber: 9101}},
+			problems: []Problem{{Object: "Service shop/a-random", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/load-balance: "random" is not round-robin, least-connections or consistent-hash, ` +
+					`the policies of TCP and UDP routes`}},
+		},
+		{
+			name: "invalid-hash-by-header",
+			problems: []Problem{{Object: "Service shop/tcp-header", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/hash-by: "header:X-User" is not "client-ip", the only key of consistent-hash on TCP and UDP routes`}},
+		},
+		{
+			name: "invalid-hash-by-cookie",
+			problems: []Problem{{Object: "Service shop/tcp-cookie", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/hash-by: "cookie:session" is not "client-ip", the only key of consistent-hash on TCP and UDP routes`}},
+		},
+		{
+			name: "invalid-hash-by-unknown",
+			problems: []Problem{{Object: "Service shop/tcp-source", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/hash-by: "source-port" is not "client-ip", the only key of consistent-hash on TCP and UDP routes`}},
+		},
+		{
+			name: "invalid-hash-by-without-hash",
+			problems: []Problem{{Object: "Service shop/tcp-lc", Reason: ReasonInvalidAnnotation,
+				Detail: `annotation rainflow.io/hash-by: "client-ip" needs rainflow.io/load-balance: consistent-hash`}},
+		},
+		{
 			name: "no-endpoints",
 			want: []L4Route{
 				{Port: 8001, Protocol: corev1.ProtocolTCP, Service: "shop/lonely", ServicePortNumber: 8000},

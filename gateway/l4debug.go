@@ -8,8 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// L4PolicyRoundRobin is the balancing policy of every TCP and UDP route: each new connection (TCP) or
-// client session (UDP) goes to the next ready endpoint in turn.
+// L4PolicyRoundRobin is the name of the default balancing policy of TCP and UDP routes: each new
+// connection (TCP) or client session (UDP) goes to the next ready endpoint in turn. The others are
+// named by their BalancePolicy: least-connections and consistent-hash.
 const L4PolicyRoundRobin = "round-robin"
 
 // L4RouteStatus is one TCP or UDP route as /debug/routes shows it under "l4": what it routes where, and
@@ -26,8 +27,10 @@ type L4RouteStatus struct {
 	Service           string `json:"service"`
 	ServicePort       string `json:"servicePort,omitempty"`
 	ServicePortNumber int32  `json:"servicePortNumber"`
-	// Policy is how connections or sessions are spread over the endpoints (L4PolicyRoundRobin).
+	// Policy is how connections or sessions are spread over the endpoints: L4PolicyRoundRobin,
+	// least-connections or consistent-hash, and HashBy what consistent-hash hashes ("client-ip").
 	Policy string `json:"policy"`
+	HashBy string `json:"hashBy,omitempty"`
 	// Endpoints are the ready endpoints (address:port), sorted; empty while there is none.
 	Endpoints []string `json:"endpoints"`
 	// Active counts the connections (TCP) or clients (UDP) in progress, and Waiting those of them
@@ -64,7 +67,7 @@ func (p *l4Proxy) status() []L4RouteStatus {
 func newL4RouteStatus(r L4Route) L4RouteStatus {
 	return L4RouteStatus{
 		Protocol: r.Protocol, Port: r.Port, Service: r.Service, ServicePort: r.ServicePort,
-		ServicePortNumber: r.ServicePortNumber, Policy: L4PolicyRoundRobin,
+		ServicePortNumber: r.ServicePortNumber, Policy: l4PolicyName(r.Balance), HashBy: r.Balance.HashBy,
 		Endpoints: append([]string{}, r.Endpoints...),
 	}
 }

@@ -17,8 +17,8 @@ import (
 )
 
 // TestDebugRoutesShowsL4Routes: /debug/routes keeps the HTTP table's fields as they are and adds the
-// TCP and UDP routes under "l4": protocol, port, Service and port, policy and ready endpoints, and the
-// error of a route whose port could not be bound.
+// TCP and UDP routes under "l4": protocol, port, Service and port, the route's balancing policy (and
+// hash key), ready endpoints, and the error of a route whose port could not be bound.
 func TestDebugRoutesShowsL4Routes(t *testing.T) {
 	t.Parallel()
 	tcpServer, udpServer := tcpNameServer(t, "t"), udpNameServer(t, "u")
@@ -31,8 +31,8 @@ func TestDebugRoutesShowsL4Routes(t *testing.T) {
 	p := newTestL4Proxy(t, L4Config{})
 	p.update(Objects{
 		Services: []*corev1.Service{
-			l4Service("shop", "db", tcpPort, corev1.ProtocolTCP),
-			l4Service("infra", "dns", udpPort, corev1.ProtocolUDP),
+			l4Balanced("shop", "db", tcpPort, corev1.ProtocolTCP, "least-connections", ""),
+			l4Balanced("infra", "dns", udpPort, corev1.ProtocolUDP, "consistent-hash", "client-ip"),
 			l4Service("shop", "busy", takenPort, corev1.ProtocolTCP),
 		},
 		EndpointSlices: append(l4Slices("shop", "db", corev1.ProtocolTCP, tcpServer),
@@ -61,9 +61,10 @@ func TestDebugRoutesShowsL4Routes(t *testing.T) {
 	assert.Equal(t, routes.HTTP, got.HTTP, "the HTTP table's fields are unchanged")
 	want := []L4RouteStatus{
 		{Protocol: corev1.ProtocolTCP, Port: int32(tcpPort), Listen: "127.0.0.1:" + strconv.Itoa(tcpPort),
-			Service: "shop/db", ServicePort: "main", ServicePortNumber: 1, Policy: "round-robin", Endpoints: []string{tcpServer}},
+			Service: "shop/db", ServicePort: "main", ServicePortNumber: 1, Policy: "least-connections", Endpoints: []string{tcpServer}},
 		{Protocol: corev1.ProtocolUDP, Port: int32(udpPort), Listen: "127.0.0.1:" + strconv.Itoa(udpPort),
-			Service: "infra/dns", ServicePort: "main", ServicePortNumber: 1, Policy: "round-robin", Endpoints: []string{udpServer}},
+			Service: "infra/dns", ServicePort: "main", ServicePortNumber: 1, Policy: "consistent-hash", HashBy: "client-ip",
+			Endpoints: []string{udpServer}},
 		{Protocol: corev1.ProtocolTCP, Port: int32(takenPort), Service: "shop/busy", ServicePort: "main", ServicePortNumber: 1,
 			Policy: "round-robin", Endpoints: []string{}},
 	}
@@ -75,6 +76,14 @@ func TestDebugRoutesShowsL4Routes(t *testing.T) {
 		}
 	}
 	assert.ElementsMatch(t, want, got.L4)
+	var fields struct {
+		L4 []map[string]any `json:"l4"`
+	}
+	require.NoError(t, json.Unmarshal(body, &fields))
+	for _, r := range fields.L4 {
+		_, hashed := r["hashBy"]
+		assert.Equal(t, r["policy"] == "consistent-hash", hashed, "hashBy is shown with consistent-hash only: %v", r)
+	}
 
 	// A connection in progress, and the UDP client session, show as active.
 	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tcpPort))

@@ -7,15 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// tcpListener accepts the connections of one TCP route and pipes each to an endpoint, chosen in turn;
-// when a dial fails the connection tries the next endpoint. A connection accepted while the route has
-// no endpoint waits up to EndpointWait for one. A connection that gets no endpoint is closed without a
-// reset (refuse).
+// tcpListener accepts the connections of one TCP route and pipes each to an endpoint, chosen by the
+// route's policy (l4Balancer); when a dial fails the connection tries the next endpoint. A connection
+// accepted while the route has no endpoint waits up to EndpointWait for one. A connection that gets no
+// endpoint is closed without a reset (refuse).
 type tcpListener struct {
 	ln           *net.TCPListener
 	balancer     *l4Balancer
@@ -37,7 +38,7 @@ type tcpListener struct {
 // refuseDrain bounds how long a refused connection reads what its client sent before it is closed.
 const refuseDrain = time.Second
 
-func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Config, buffers *relayBuffers,
+func listenTCP(ctx context.Context, addr string, balancer *l4Balancer, cfg L4Config, buffers *relayBuffers,
 	logger *slog.Logger) (*tcpListener, error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
@@ -45,7 +46,7 @@ func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 		return nil, fmt.Errorf("bind route port: %w", err) // err names the address
 	}
 	l := &tcpListener{
-		ln: ln.(*net.TCPListener), balancer: newL4Balancer(endpoints), ctx: ctx, logger: logger,
+		ln: ln.(*net.TCPListener), balancer: balancer, ctx: ctx, logger: logger,
 		dialer: net.Dialer{Timeout: cfg.DialTimeout}, endpointWait: cfg.EndpointWait, buffers: buffers,
 		conns: make(map[*net.TCPConn]struct{}), done: make(chan struct{}), closing: make(chan struct{}),
 	}
@@ -55,7 +56,7 @@ func listenTCP(ctx context.Context, addr string, endpoints []string, cfg L4Confi
 
 func (l *tcpListener) addr() net.Addr { return l.ln.Addr() }
 
-func (l *tcpListener) setEndpoints(endpoints []string) { l.balancer.set(endpoints) }
+func (l *tcpListener) setRoute(r L4Route) { l.balancer.set(r.Endpoints, r.Balance) }
 
 func (l *tcpListener) idle() bool {
 	l.mu.Lock()
@@ -117,46 +118,48 @@ func (l *tcpListener) serve() {
 	}
 }
 
-// handle dials an endpoint for the client connection and pipes the two until both directions end.
+// handle dials an endpoint for the client connection and pipes the two until both directions end; the
+// endpoint counts the connection in progress until then.
 func (l *tcpListener) handle(client *net.TCPConn) {
-	up, err := l.dial()
+	up, endpoint, err := l.dial(client)
 	if err != nil {
 		l.logger.Warn("tcp connection refused", "client", client.RemoteAddr().String(), "err", err)
 		refuse(client)
 		return
 	}
+	defer endpoint.end()
 	defer func() { _ = up.Close() }()
 	pipeTCP(client, up, l.buffers)
 }
 
-// dial connects to the endpoint whose turn it is, then to the following ones until one answers.
-func (l *tcpListener) dial() (*net.TCPConn, error) {
-	eps, start, err := l.waitEndpoints()
+// dial connects to the endpoint the policy picks for the client, then to the following ones until one
+// answers (l4Dial), and returns the endpoint's Upstream, whose count the caller ends.
+func (l *tcpListener) dial(client *net.TCPConn) (*net.TCPConn, *Upstream, error) {
+	var from netip.AddrPort
+	if a, ok := client.RemoteAddr().(*net.TCPAddr); ok {
+		from = a.AddrPort()
+	}
+	eps, start, err := l.waitEndpoints(from)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var errs []error
-	for i := range eps {
-		addr := eps[(start+i)%len(eps)]
-		c, err := l.dialer.DialContext(l.ctx, "tcp", addr)
-		if err == nil {
-			return c.(*net.TCPConn), nil
+	return l4Dial(l.ctx, eps, start, func(ctx context.Context, addr string) (*net.TCPConn, error) {
+		c, err := l.dialer.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			l.logger.Debug("dial tcp endpoint", "endpoint", addr, "err", err)
+			return nil, err
 		}
-		l.logger.Debug("dial tcp endpoint", "endpoint", addr, "err", err)
-		errs = append(errs, err)
-		if l.ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, fmt.Errorf("dial endpoint: %w", errors.Join(errs...))
+		return c.(*net.TCPConn), nil
+	})
 }
 
-// waitEndpoints picks the route's endpoints like l4Balancer.pick, waiting up to endpointWait for the
-// route to have one. It gives up early when the listener closes or the proxy stops.
-func (l *tcpListener) waitEndpoints() ([]string, int, error) {
+// waitEndpoints picks the route's endpoints for the client like l4Balancer.pick, waiting up to
+// endpointWait for the route to have one. It gives up early when the listener closes or the proxy
+// stops.
+func (l *tcpListener) waitEndpoints(client netip.AddrPort) ([]*Upstream, int, error) {
 	var timeout <-chan time.Time
 	for {
-		eps, start, changed := l.balancer.pickOrChanged()
+		eps, start, changed := l.balancer.pick(client)
 		if start >= 0 {
 			return eps, start, nil
 		}

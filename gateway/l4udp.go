@@ -13,10 +13,11 @@ import (
 )
 
 // udpListener serves one UDP route. Each client address is a session: its first datagram picks an
-// endpoint in turn and opens a socket connected to it; the client's datagrams go out on that socket
-// and the endpoint's answers come back from the route's port. A session that sees no datagram either
-// way for the idle timeout ends. A new client arriving while the route has no ready endpoint waits for
-// one (l4udpwait.go).
+// endpoint with the route's policy (l4Balancer: least-connections counts sessions, consistent-hash
+// keys on the datagram's source IP) and opens a socket connected to it; the client's datagrams go out
+// on that socket and the endpoint's answers come back from the route's port. A session that sees no
+// datagram either way for the idle timeout ends. A new client arriving while the route has no ready
+// endpoint waits for one (l4udpwait.go).
 type udpListener struct {
 	conn        *net.UDPConn
 	balancer    *l4Balancer
@@ -40,24 +41,25 @@ type udpListener struct {
 	closing     chan struct{}  // closed by close: the waiting clients give up
 }
 
-// udpSession is one client's flow to one endpoint.
+// udpSession is one client's flow to one endpoint; the endpoint counts it in progress until it ends.
 type udpSession struct {
-	client netip.AddrPort
-	up     *net.UDPConn
-	last   atomic.Int64 // unix nanoseconds of the last datagram either way
+	client   netip.AddrPort
+	up       *net.UDPConn
+	endpoint *Upstream
+	last     atomic.Int64 // unix nanoseconds of the last datagram either way
 }
 
 // maxDatagram is the largest UDP payload.
 const maxDatagram = 65535
 
-func listenUDP(ctx context.Context, addr string, endpoints []string, cfg L4Config, drops udpDrops, logger *slog.Logger) (*udpListener, error) {
+func listenUDP(ctx context.Context, addr string, balancer *l4Balancer, cfg L4Config, drops udpDrops, logger *slog.Logger) (*udpListener, error) {
 	var lc net.ListenConfig
 	pc, err := lc.ListenPacket(ctx, "udp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("bind route port: %w", err) // err names the address
 	}
 	l := &udpListener{
-		conn: pc.(*net.UDPConn), balancer: newL4Balancer(endpoints), ctx: ctx, idleTimeout: cfg.UDPIdleTimeout,
+		conn: pc.(*net.UDPConn), balancer: balancer, ctx: ctx, idleTimeout: cfg.UDPIdleTimeout,
 		maxSessions: cfg.UDPMaxSessions, wait: udpWaitBoundsOf(cfg), drops: drops, logger: logger,
 		sessions: make(map[netip.AddrPort]*udpSession), waiting: make(map[netip.AddrPort]*udpWaiter),
 		done: make(chan struct{}), closing: make(chan struct{}),
@@ -86,7 +88,7 @@ func (l *udpListener) warnFull(client netip.AddrPort) {
 
 func (l *udpListener) addr() net.Addr { return l.conn.LocalAddr() }
 
-func (l *udpListener) setEndpoints(endpoints []string) { l.balancer.set(endpoints) }
+func (l *udpListener) setRoute(r L4Route) { l.balancer.set(r.Endpoints, r.Balance) }
 
 // close stops the route's socket. Without drop the sessions keep their endpoint socket until they are
 // idle, but their answers cannot reach the clients any more: a UDP route has no connection to finish.
@@ -142,7 +144,7 @@ func (l *udpListener) serve() {
 	}
 }
 
-// session returns the client's session, opening it on the endpoint whose turn it is (the next ones
+// session returns the client's session, opening it on the endpoint the policy picks (the next ones
 // when a socket cannot be opened), and marks it used now: under the lock, so that a session found here
 // cannot expire (see expire) before the datagram it was found for is answered. It returns nil when the
 // datagram is held for the client waiting for an endpoint (see hold), or dropped and counted: the
@@ -166,44 +168,41 @@ func (l *udpListener) session(client netip.AddrPort, datagram []byte) *udpSessio
 		l.warnFull(client)
 		return nil
 	}
-	eps, start := l.balancer.pick()
+	eps, start, _ := l.balancer.pick(client)
 	if start < 0 {
 		l.startWait(client, datagram)
 		return nil
 	}
-	up := dialUDP(l.ctx, eps, start, l.logger)
-	if up == nil {
+	up, endpoint, err := dialUDP(l.ctx, eps, start)
+	if err != nil {
 		l.drops.noEndpoint.Inc()
-		l.logger.Debug("udp datagram dropped: no endpoint socket", "client", client.String())
+		l.logger.Debug("udp datagram dropped: no endpoint socket", "client", client.String(), "err", err)
 		return nil
 	}
-	return l.open(client, up)
+	return l.open(client, up, endpoint)
 }
 
-// open starts the client's session on an endpoint socket; l.mu is held.
-func (l *udpListener) open(client netip.AddrPort, up *net.UDPConn) *udpSession {
-	s := &udpSession{client: client, up: up}
+// open starts the client's session on an endpoint socket, counted by the endpoint; l.mu is held.
+func (l *udpListener) open(client netip.AddrPort, up *net.UDPConn, endpoint *Upstream) *udpSession {
+	s := &udpSession{client: client, up: up, endpoint: endpoint}
 	s.last.Store(time.Now().UnixNano())
 	l.sessions[client] = s
 	l.wg.Go(func() { l.reply(s) })
 	return s
 }
 
-// dialUDP opens a socket connected to the endpoint whose turn it is, or to the following ones when it
-// cannot (a UDP dial sends nothing: it fails only on an address the host cannot route to); nil when none
-// could be opened.
-func dialUDP(ctx context.Context, eps []string, start int, logger *slog.Logger) *net.UDPConn {
-	for i := range eps {
-		addr := eps[(start+i)%len(eps)]
+// dialUDP opens a socket connected to the picked endpoint, or to the following ones when it cannot (a
+// UDP dial sends nothing: it fails only on an address the host cannot route to), and returns the
+// endpoint's Upstream, which counts the session until end (l4Dial).
+func dialUDP(ctx context.Context, eps []*Upstream, start int) (*net.UDPConn, *Upstream, error) {
+	return l4Dial(ctx, eps, start, func(ctx context.Context, addr string) (*net.UDPConn, error) {
 		var d net.Dialer
 		c, err := d.DialContext(ctx, "udp", addr)
 		if err != nil {
-			logger.Debug("open udp session", "endpoint", addr, "err", err)
-			continue
+			return nil, err
 		}
-		return c.(*net.UDPConn)
-	}
-	return nil
+		return c.(*net.UDPConn), nil
+	})
 }
 
 // reply sends the endpoint's datagrams back to the client until the session is idle or closed.
@@ -255,7 +254,7 @@ func (l *udpListener) expire(s *udpSession) bool {
 	return true
 }
 
-// end removes an idle or closed session.
+// end removes an idle or closed session, and its count from its endpoint.
 func (l *udpListener) end(s *udpSession) {
 	l.mu.Lock()
 	if l.sessions[s.client] == s {
@@ -263,6 +262,7 @@ func (l *udpListener) end(s *udpSession) {
 	}
 	l.mu.Unlock()
 	_ = s.up.Close()
+	s.endpoint.end()
 }
 
 func (l *udpListener) idle() bool {

@@ -103,13 +103,15 @@ func (l *udpListener) waitEndpoint(w *udpWaiter) {
 	timer := time.NewTimer(l.wait.wait)
 	defer timer.Stop()
 	for {
-		eps, start, changed := l.balancer.pickOrChanged()
+		eps, start, changed := l.balancer.pick(w.client)
 		if start >= 0 {
-			// No socket could be opened to any endpoint: wait for the next change.
-			if up := dialUDP(l.ctx, eps, start, l.logger); up != nil {
-				l.release(w, up)
+			up, endpoint, err := dialUDP(l.ctx, eps, start)
+			if err == nil {
+				l.release(w, up, endpoint)
 				return
 			}
+			// No socket could be opened to any endpoint: wait for the next change.
+			l.logger.Debug("open udp session", "client", w.client.String(), "err", err)
 		}
 		select {
 		case <-changed:
@@ -127,9 +129,9 @@ func (l *udpListener) waitEndpoint(w *udpWaiter) {
 }
 
 // release sends the client's held datagrams on the endpoint socket, in order, then makes the client a
-// session on it. The read loop keeps appending to the client's buffer until the session replaces it,
-// so the datagrams arriving meanwhile go out after the held ones.
-func (l *udpListener) release(w *udpWaiter, up *net.UDPConn) {
+// session on it, counted by the endpoint. The read loop keeps appending to the client's buffer until
+// the session replaces it, so the datagrams arriving meanwhile go out after the held ones.
+func (l *udpListener) release(w *udpWaiter, up *net.UDPConn, endpoint *Upstream) {
 	for {
 		l.mu.Lock()
 		if l.closed {
@@ -138,13 +140,14 @@ func (l *udpListener) release(w *udpWaiter, up *net.UDPConn) {
 			delete(l.waiting, w.client)
 			l.mu.Unlock()
 			_ = up.Close()
+			endpoint.end()
 			l.drops.noEndpoint.Add(float64(dropped))
 			return
 		}
 		queue := w.queue
 		if len(queue) == 0 {
 			delete(l.waiting, w.client)
-			l.open(w.client, up)
+			l.open(w.client, up, endpoint)
 			l.mu.Unlock()
 			l.logger.Debug("udp client got an endpoint", "client", w.client.String(), "endpoint", up.RemoteAddr().String())
 			return
