@@ -14,11 +14,13 @@ func report(w io.Writer, httpTargets []target, httpSamples map[string][]httpSamp
 	type httpMedian struct {
 		rate     float64
 		p50, p99 time.Duration
-		cpu      time.Duration
+		cpu, all time.Duration
+		busy     float64
 	}
 	medians := make(map[string]httpMedian)
-	fmt.Fprintln(w, "\nHTTP, median of the rounds (CPU/req is the utime+stime of that process, nginx: master and workers)")
-	fmt.Fprintf(w, "  %-17s %10s %10s %10s %10s\n", "target", "req/s", "p50", "p99", "CPU/req")
+	fmt.Fprintln(w, "\nHTTP, median of the rounds (CPU/req is the utime+stime of that process, nginx: master and workers;")
+	fmt.Fprintln(w, "all: wrk + backend + proxy; busy: their share of the machine's CPUs)")
+	fmt.Fprintf(w, "  %-17s %10s %10s %10s %10s %10s %6s\n", "target", "req/s", "p50", "p99", "CPU/req", "all/req", "busy")
 	for _, t := range httpTargets {
 		s := httpSamples[t.name]
 		m := httpMedian{
@@ -26,10 +28,12 @@ func report(w io.Writer, httpTargets []target, httpSamples map[string][]httpSamp
 			p50:  time.Duration(median(s, func(x httpSample) float64 { return float64(x.P50) })),
 			p99:  time.Duration(median(s, func(x httpSample) float64 { return float64(x.P99) })),
 			cpu:  time.Duration(median(s, func(x httpSample) float64 { return float64(x.cpuPerRequest) })),
+			all:  time.Duration(median(s, func(x httpSample) float64 { return float64(x.allPerRequest) })),
+			busy: median(s, func(x httpSample) float64 { return x.busy }),
 		}
 		medians[t.name] = m
-		fmt.Fprintf(w, "  %-17s %10.0f %10s %10s %10s\n", t.name, m.rate, m.p50.Round(time.Microsecond),
-			m.p99.Round(time.Microsecond), m.cpu.Round(100*time.Nanosecond))
+		fmt.Fprintf(w, "  %-17s %10.0f %10s %10s %10s %10s %6.2f\n", t.name, m.rate, m.p50.Round(time.Microsecond),
+			m.p99.Round(time.Microsecond), m.cpu.Round(100*time.Nanosecond), m.all.Round(100*time.Nanosecond), m.busy)
 	}
 	for _, pair := range [][2]string{{"gateway", "nginx"}, {"gateway-accesslog", "gateway"}, {"gateway-https", "nginx-https"}} {
 		g, n := medians[pair[0]], medians[pair[1]]

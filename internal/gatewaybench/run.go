@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,10 @@ func (t target) url() string {
 type httpSample struct {
 	wrkResult
 	cpuPerRequest time.Duration
+	// allPerRequest is the CPU of everything the request passed through: wrk, the backend and the
+	// proxy; busy is the share of the machine's CPUs they used during the run (near 1: CPU-bound).
+	allPerRequest time.Duration
+	busy          float64
 }
 
 type tcpSample struct {
@@ -116,7 +121,7 @@ func run(ctx context.Context, cfg Config) error {
 	fmt.Printf("gateway bench: %d interleaved rounds; wrk -t%d -c%d -d%s; TCP %d connections for %s; GOMAXPROCS of the gateway: %s\n",
 		cfg.Rounds, cfg.Threads, cfg.Connections, cfg.Duration, cfg.TCPConns, cfg.TCPDuration, goMaxProcs())
 	for _, t := range httpTargets { // warm up: connections, caches, the gateway's pools
-		if _, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, time.Second); err != nil {
+		if _, _, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, time.Second); err != nil {
 			return fmt.Errorf("warm up %s: %w", t.name, err)
 		}
 	}
@@ -125,13 +130,14 @@ func run(ctx context.Context, cfg Config) error {
 	tcpSamples := make(map[string][]tcpSample)
 	for round := range cfg.Rounds {
 		for _, t := range httpTargets {
-			s, err := measureHTTP(ctx, clock, t, cfg)
+			s, err := measureHTTP(ctx, clock, t, backend, cfg)
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", round+1, t.name, err)
 			}
 			httpSamples[t.name] = append(httpSamples[t.name], s)
-			fmt.Printf("  round %d %-17s %9.0f req/s  p50 %-9s p99 %-9s CPU/req %s\n", round+1, t.name, s.PerSecond,
-				s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond), s.cpuPerRequest.Round(100*time.Nanosecond))
+			fmt.Printf("  round %d %-17s %9.0f req/s  p50 %-9s p99 %-9s CPU/req %-8s all %-8s busy %.2f\n", round+1, t.name,
+				s.PerSecond, s.P50.Round(time.Microsecond), s.P99.Round(time.Microsecond),
+				s.cpuPerRequest.Round(100*time.Nanosecond), s.allPerRequest.Round(100*time.Nanosecond), s.busy)
 		}
 		for _, t := range tcpTargets {
 			s, err := measureTCP(ctx, clock, t, cfg)
@@ -151,17 +157,28 @@ func run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// measureHTTP runs wrk against one target and charges the CPU its process used meanwhile.
-func measureHTTP(ctx context.Context, clock cpuClock, t target, cfg Config) (httpSample, error) {
+// measureHTTP runs wrk against one target and charges the CPU its process used meanwhile; it also
+// adds up the CPU of wrk and of the backend (once, when the target is the backend itself).
+func measureHTTP(ctx context.Context, clock cpuClock, t target, backend int, cfg Config) (httpSample, error) {
 	before, err := clock.of(t.pid)
 	if err != nil {
 		return httpSample{}, err
 	}
-	res, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, cfg.Duration)
+	backendBefore, err := clock.of(backend)
 	if err != nil {
 		return httpSample{}, err
 	}
+	start := time.Now()
+	res, wrkCPU, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, cfg.Duration)
+	if err != nil {
+		return httpSample{}, err
+	}
+	elapsed := time.Since(start)
 	after, err := clock.of(t.pid)
+	if err != nil {
+		return httpSample{}, err
+	}
+	backendAfter, err := clock.of(backend)
 	if err != nil {
 		return httpSample{}, err
 	}
@@ -169,20 +186,28 @@ func measureHTTP(ctx context.Context, clock cpuClock, t target, cfg Config) (htt
 		return httpSample{}, fmt.Errorf("wrk saw %d errors or non-2xx answers", res.Errors)
 	}
 	s := httpSample{wrkResult: res}
+	all := wrkCPU + (after - before)
+	if t.pid != backend {
+		all += backendAfter - backendBefore
+	}
+	s.busy = all.Seconds() / elapsed.Seconds() / float64(runtime.NumCPU())
 	if res.Requests > 0 {
 		s.cpuPerRequest = (after - before) / time.Duration(res.Requests)
+		s.allPerRequest = all / time.Duration(res.Requests)
 	}
 	return s, nil
 }
 
-func runWrk(ctx context.Context, url string, threads, conns int, d time.Duration) (wrkResult, error) {
+// runWrk runs wrk once and returns what it measured and the CPU it used itself.
+func runWrk(ctx context.Context, url string, threads, conns int, d time.Duration) (wrkResult, time.Duration, error) {
 	cmd := exec.CommandContext(ctx, "wrk", "-t"+strconv.Itoa(threads), "-c"+strconv.Itoa(conns),
 		"-d"+strconv.Itoa(int(d.Seconds()))+"s", "--latency", url)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return wrkResult{}, fmt.Errorf("run wrk: %w: %s", err, out)
+		return wrkResult{}, 0, fmt.Errorf("run wrk: %w: %s", err, out)
 	}
-	return parseWrk(string(out))
+	res, err := parseWrk(string(out))
+	return res, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), err
 }
 
 // measureTCP reads through one target on cfg.TCPConns connections for cfg.TCPDuration.
