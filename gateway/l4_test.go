@@ -25,7 +25,7 @@ import (
 func TestL4TCPRoundRobinSkipsDeadEndpoints(t *testing.T) {
 	t.Parallel()
 	a, b := tcpNameServer(t, "a"), tcpNameServer(t, "b")
-	dead := closedPort(t, "tcp")
+	dead := deadAddr(t)
 	p := newTestL4Proxy(t, L4Config{DialTimeout: time.Second})
 	port := freePort(t, "tcp")
 	p.update(Objects{
@@ -400,10 +400,4 @@ func freePort(t *testing.T, network string) int {
 	require.NoError(t, err)
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// closedPort is the address of a port of 127.0.0.1 that refuses connections.
-func closedPort(t *testing.T, network string) string {
-	t.Helper()
-	return "127.0.0.1:" + strconv.Itoa(freePort(t, network))
 }
