@@ -36,10 +36,13 @@ type routeRequest struct {
 	PortName    string               `json:"portName"`
 	Port        int32                `json:"port"`
 	ListenPort  int32                `json:"listenPort"`
+
+	LoadBalance *contract.RouteLoadBalance `json:"loadBalance"`
 }
 
 // checkedRoute normalizes the request (kind http, path "/", path type Prefix by default; host lower
-// case; a Prefix path without its trailing slash, as the gateway matches it) and validates it against
+// case; a Prefix path without its trailing slash, as the gateway matches it; a load-balancing policy
+// round-robin by default, see checkedLoadBalance) and validates it against
 // the component's spec, whose port it resolves. That its certificate exists and covers its host, and
 // that no other route claims the same, the store knows.
 func checkedRoute(errs *fieldErrors, req routeRequest, spec contract.ComponentSpec) contract.Route {
@@ -61,8 +64,10 @@ func checkedRoute(errs *fieldErrors, req routeRequest, spec contract.ComponentSp
 	case contract.RouteHTTP:
 		normalizeHTTPRoute(&r)
 		validateHTTPRoute(errs, r)
+		r.LoadBalance = checkedLoadBalance(errs, r.Kind, req.LoadBalance)
 	case contract.RouteTCP, contract.RouteUDP:
 		validateL4Route(errs, r)
+		r.LoadBalance = checkedLoadBalance(errs, r.Kind, req.LoadBalance)
 	default:
 		errs.add("kind", fmt.Sprintf("must be %s, %s or %s, not %q", contract.RouteHTTP, contract.RouteTCP, contract.RouteUDP, r.Kind))
 	}

@@ -6,12 +6,13 @@ package contract
 //
 //   - an HTTP route is a networking.k8s.io/v1 Ingress of class IngressClass, one per route, whose one
 //     rule sends the route's host and path to the component's Service port; what an Ingress cannot say
-//     (header and cookie match, canary weight, forced HTTPS) is in the Annotation* annotations below;
+//     (header and cookie match, canary weight, forced HTTPS, load balancing) is in the Annotation*
+//     annotations below;
 //   - a route with a certificate adds the Ingress's spec.tls naming a kubernetes.io/tls Secret that
 //     holds the certificate chain and its key, one per component and certificate;
 //   - a TCP or UDP route is a headless Service, one per route, selecting the component's pods on the
 //     route's port, annotated with AnnotationListenPort: the gateway listens on that port (of its own
-//     host) and forwards to the Service's ready endpoints.
+//     host) and forwards to the Service's ready endpoints, balanced by AnnotationLoadBalance.
 //
 // The gateway reads these names from this package; it imports nothing else of the control plane.
 
@@ -64,7 +65,42 @@ const (
 	// AnnotationListenPort is the gateway port a TCP or UDP route's Service is served on; the protocol
 	// is the Service port's.
 	AnnotationListenPort = "rainflow.io/listen-port"
+	// AnnotationLoadBalance is the load-balancing policy of the route's backend (a LoadBalancePolicy),
+	// on an HTTP route's Ingress or a TCP/UDP route's Service; absent is round robin.
+	AnnotationLoadBalance = "rainflow.io/load-balance"
+	// AnnotationHashBy is what consistent-hash hashes (HashByClientIP, or on HTTP routes HashByHeader or
+	// HashByCookie and a name); only with AnnotationLoadBalance consistent-hash.
+	AnnotationHashBy = "rainflow.io/hash-by"
 )
+
+// LoadBalancePolicy is how the gateway spreads a route's requests (HTTP), connections (TCP) or client
+// sessions (UDP) over the ready endpoints, as AnnotationLoadBalance writes it.
+type LoadBalancePolicy string
+
+// Load-balancing policies. HTTP routes take all four; TCP and UDP routes all but peak-ewma (a
+// connection has no response latency to weigh), see LoadBalancePolicies.
+const (
+	LoadBalanceRoundRobin       LoadBalancePolicy = "round-robin"
+	LoadBalanceLeastConnections LoadBalancePolicy = "least-connections"
+	LoadBalanceConsistentHash   LoadBalancePolicy = "consistent-hash"
+	LoadBalancePeakEWMA         LoadBalancePolicy = "peak-ewma"
+)
+
+// Keys of consistent-hash, as AnnotationHashBy writes them: the client's IP, or (HTTP routes only) a
+// request header or cookie named after the prefix ("header:X-User", "cookie:session").
+const (
+	HashByClientIP = "client-ip"
+	HashByHeader   = "header:"
+	HashByCookie   = "cookie:"
+)
+
+// LoadBalancePolicies answers the policies a route of kind accepts, the default first.
+func LoadBalancePolicies(kind RouteKind) []LoadBalancePolicy {
+	if kind == RouteHTTP {
+		return []LoadBalancePolicy{LoadBalanceRoundRobin, LoadBalanceLeastConnections, LoadBalanceConsistentHash, LoadBalancePeakEWMA}
+	}
+	return []LoadBalancePolicy{LoadBalanceRoundRobin, LoadBalanceLeastConnections, LoadBalanceConsistentHash}
+}
 
 // Route is one route of a component, as the API validated and stored it, and as a release keeps it.
 type Route struct {
@@ -93,6 +129,16 @@ type Route struct {
 
 	// ListenPort is the gateway's port of a TCP or UDP route.
 	ListenPort int32 `json:"listenPort,omitempty"`
+
+	// LoadBalance, when set, is the policy spreading the route's traffic over the component's ready
+	// endpoints (AnnotationLoadBalance, AnnotationHashBy); unset, the gateway's default (round robin).
+	LoadBalance *RouteLoadBalance `json:"loadBalance,omitempty"`
+}
+
+// RouteLoadBalance is a route's load-balancing policy and, for consistent-hash, what it hashes.
+type RouteLoadBalance struct {
+	Policy LoadBalancePolicy `json:"policy"`
+	HashBy string            `json:"hashBy,omitempty"`
 }
 
 // RouteMatch is one header or cookie a request must carry, with exactly this value.

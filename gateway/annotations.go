@@ -36,9 +36,9 @@ const (
 	AnnotationResponseHeaders = "rainflow.io/response-headers"
 	// AnnotationLoadBalance is the load-balancing policy: "round-robin" (the default),
 	// "least-connections", "consistent-hash" or "peak-ewma".
-	AnnotationLoadBalance = "rainflow.io/load-balance"
+	AnnotationLoadBalance = contract.AnnotationLoadBalance
 	// AnnotationHashBy is what consistent-hash hashes: "client-ip", "header:<name>" or "cookie:<name>".
-	AnnotationHashBy = "rainflow.io/hash-by"
+	AnnotationHashBy = contract.AnnotationHashBy
 )
 
 // Bounds of the annotations' values.
@@ -228,14 +228,14 @@ func parseBalance(a map[string]string) (Balance, error) {
 	policy, hashBy := a[AnnotationLoadBalance], a[AnnotationHashBy]
 	var b Balance
 	switch policy {
-	case "", "round-robin":
+	case "", string(contract.LoadBalanceRoundRobin):
 	case string(BalanceLeastConnections), string(BalancePeakEWMA):
 		b.Policy = BalancePolicy(policy)
 	case string(BalanceHash):
 		b.Policy = BalanceHash
 		kind, name, _ := strings.Cut(hashBy, ":")
 		switch {
-		case hashBy == "client-ip":
+		case hashBy == contract.HashByClientIP:
 		case kind == "header" && validToken(name):
 			hashBy = "header:" + http.CanonicalHeaderKey(name)
 		case kind == "cookie" && validToken(name):

@@ -145,11 +145,11 @@ func parseL4Balance(a map[string]string) (Balance, error) {
 	case BalanceLeastConnections:
 		b.Policy = BalanceLeastConnections
 	case BalanceHash:
-		if hashBy != "" && hashBy != "client-ip" {
+		if hashBy != "" && hashBy != contract.HashByClientIP {
 			return Balance{}, fmt.Errorf("annotation %s: %q is not \"client-ip\", the only key of consistent-hash on TCP and UDP routes",
 				AnnotationHashBy, hashBy)
 		}
-		return Balance{Policy: BalanceHash, HashBy: "client-ip"}, nil
+		return Balance{Policy: BalanceHash, HashBy: contract.HashByClientIP}, nil
 	case BalancePeakEWMA:
 		return Balance{}, fmt.Errorf("annotation %s: %q weighs HTTP response latency, which a TCP or UDP route does not have; "+
 			"use round-robin, least-connections or consistent-hash", AnnotationLoadBalance, policy)

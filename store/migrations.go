@@ -157,6 +157,7 @@ func schemaSteps() []migration {
 		versionsMigration(),
 		buildsMigration(),
 		credentialsMigration(),
+		routeBalanceMigration(),
 	}
 }
 

@@ -69,6 +69,8 @@ type routeRow struct {
 	PortName        string    `gorm:"column:port_name"`
 	Port            int32     `gorm:"column:port"`
 	ListenPort      *int32    `gorm:"column:listen_port"`
+	BalancePolicy   string    `gorm:"column:load_balance_policy"`
+	BalanceHashBy   string    `gorm:"column:load_balance_hash_by"`
 	MatchKey        *string   `gorm:"column:match_key"`
 	ListenKey       *string   `gorm:"column:listen_key"`
 	Version         int64     `gorm:"column:version"`
@@ -97,6 +99,9 @@ func newRouteRow(tenantID, componentID string, r contract.Route) routeRow {
 		lp := r.ListenPort
 		row.ListenPort = &lp
 	}
+	if lb := r.LoadBalance; lb != nil {
+		row.BalancePolicy, row.BalanceHashBy = string(lb.Policy), lb.HashBy
+	}
 	return row
 }
 
@@ -113,6 +118,9 @@ func (r routeRow) route() contract.Route {
 	}
 	if r.ListenPort != nil {
 		out.ListenPort = *r.ListenPort
+	}
+	if r.BalancePolicy != "" {
+		out.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalancePolicy(r.BalancePolicy), HashBy: r.BalanceHashBy}
 	}
 	return out
 }

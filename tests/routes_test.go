@@ -10,9 +10,12 @@ import (
 	"encoding/pem"
 	"io"
 	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +62,10 @@ func TestRoutes(t *testing.T) {
 		if dir := os.Getenv("RAINFLOW_RECORD_HISTORY_DIR"); dir != "" {
 			recordHistory(t, ctx, tc, workflowID, "", filepath.Join(dir, name))
 		}
+	}
+
+	var deleted struct {
+		Operation *accepted `json:"operation"`
 	}
 
 	// a certificate: a wildcard of the tenant's domain, self-signed; its key never comes back
@@ -145,14 +152,26 @@ func TestRoutes(t *testing.T) {
 	require.Len(t, releases.Items[0].Routes, 2)
 	require.Len(t, releases.Items[1].Routes, 1)
 
+	// a TCP route balanced by least-connections: its Service carries the policy, the gateway serves it so
+	listen := freeTCPPort(t)
+	api.must(t, http.StatusCreated, "POST", comp+"/routes", map[string]any{"name": "raw", "kind": "tcp", "portName": "http",
+		"listenPort": listen, "loadBalance": map[string]any{"policy": "least-connections"}}, &written)
+	op = waitOperation(t, api, tenant, written.Operation.OperationID, 2*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+	svc, err := kube.CoreV1().Services(tenant).Get(ctx, "shop-web-raw", metav1.GetOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "least-connections", svc.Annotations[contract.AnnotationLoadBalance])
+	requireL4Policy(t, listen, tenant+"/shop-web-raw", "least-connections")
+	requireTCPGet(t, listen, body)
+	api.must(t, http.StatusOK, "DELETE", comp+"/routes/raw", nil, &deleted)
+	op = waitOperation(t, api, tenant, deleted.Operation.OperationID, 2*time.Minute)
+	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
+
 	// a certificate in use is not deleted
 	p := problemOf(t, api.do(t, "DELETE", certs+"/wild", nil), http.StatusConflict)
 	require.Contains(t, p.Detail, "shop/web/api")
 
 	// deleting a route takes its Ingress off the gateway; the TLS Secret stays while a route uses it
-	var deleted struct {
-		Operation *accepted `json:"operation"`
-	}
 	api.must(t, http.StatusOK, "DELETE", comp+"/routes/www", nil, &deleted)
 	op = waitOperation(t, api, tenant, deleted.Operation.OperationID, 2*time.Minute)
 	require.Equal(t, "succeeded", op.State, "error: %s, steps: %+v", op.Error, op.Steps)
@@ -259,4 +278,85 @@ func stepNamesOf(op operation) []string {
 		names = append(names, s.Name)
 	}
 	return names
+}
+
+// freeTCPPort answers a TCP port of 127.0.0.1 that nothing listens on now: a TCP route's gateway port
+// (claims outlive a run in the stack's database, so a fixed one would be taken by the last run).
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// gatewayAdminURL is the stack gateway's admin address: rainflow dev puts it 10 ports above the
+// gateway's HTTP port (7481 and 7491, shifted alike by --port-offset).
+func gatewayAdminURL(t *testing.T) string {
+	t.Helper()
+	u, err := url.Parse(stack.GatewayURL)
+	require.NoError(t, err)
+	port, err := strconv.Atoi(u.Port())
+	require.NoError(t, err)
+	return "http://" + net.JoinHostPort(u.Hostname(), strconv.Itoa(port+10))
+}
+
+// requireL4Policy waits until the stack gateway's /debug/routes lists the TCP route on port, to
+// service, balanced by policy.
+func requireL4Policy(t *testing.T, port int, service, policy string) {
+	t.Helper()
+	type l4 struct {
+		Protocol string `json:"protocol"`
+		Port     int    `json:"port"`
+		Service  string `json:"service"`
+		Policy   string `json:"policy"`
+		Error    string `json:"error"`
+	}
+	var last []l4
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(gatewayAdminURL(t) + "/debug/routes")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var routes struct {
+			L4 []l4 `json:"l4"`
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK || jsonUnmarshal(b, &routes) != nil {
+			return false
+		}
+		last = routes.L4
+		for _, r := range routes.L4 {
+			if r.Port == port && r.Protocol == "TCP" {
+				return r.Service == service && r.Policy == policy && r.Error == ""
+			}
+		}
+		return false
+	}, 30*time.Second, 200*time.Millisecond, "the gateway's /debug/routes does not list TCP port %d to %s with policy %s; last: %+v", port, service, policy, last)
+}
+
+// requireTCPGet sends an HTTP/1.0 GET through the gateway's TCP port (on the host of its HTTP port)
+// and requires the answer's body.
+func requireTCPGet(t *testing.T, port int, body string) {
+	t.Helper()
+	gateway, err := url.Parse(stack.GatewayURL)
+	require.NoError(t, err)
+	var last string
+	require.Eventually(t, func() bool {
+		conn, err := net.DialTimeout("tcp", net.JoinHostPort(gateway.Hostname(), strconv.Itoa(port)), 5*time.Second)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(conn, "GET /index.html HTTP/1.0\r\n\r\n"); err != nil {
+			last = err.Error()
+			return false
+		}
+		got, _ := io.ReadAll(conn)
+		last = string(got)
+		return strings.HasPrefix(last, "HTTP/1.") && strings.HasSuffix(last, "\r\n\r\n"+body)
+	}, 30*time.Second, 200*time.Millisecond, "no answer %q through TCP port %d; last: %q", body, port, last)
 }

@@ -137,6 +137,7 @@ func ingress(r RouteRelease, route contract.Route, port contract.Port) *networki
 	if route.Certificate != "" {
 		annotations[contract.AnnotationCertificate] = route.Certificate
 	}
+	balanceAnnotations(annotations, route.LoadBalance)
 	backend := networkingv1ac.IngressBackend().WithService(networkingv1ac.IngressServiceBackend().
 		WithName(Name(r.Ref)).
 		WithPort(networkingv1ac.ServiceBackendPort().WithName(portName(port))))
@@ -164,9 +165,11 @@ func ingress(r RouteRelease, route contract.Route, port contract.Port) *networki
 // routeService is a TCP or UDP route's Service: headless (the gateway balances over the ready
 // endpoints itself), selecting the component's pods on the route's port.
 func routeService(r RouteRelease, route contract.Route, port contract.Port) *corev1ac.ServiceApplyConfiguration {
+	annotations := map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(route.ListenPort))}
+	balanceAnnotations(annotations, route.LoadBalance)
 	return corev1ac.Service(RouteServiceName(r.Ref, route.Name), Namespace(r.Ref.Tenant)).
 		WithLabels(routeLabels(r, route.Name)).
-		WithAnnotations(map[string]string{contract.AnnotationListenPort: strconv.Itoa(int(route.ListenPort))}).
+		WithAnnotations(annotations).
 		WithSpec(corev1ac.ServiceSpec().
 			WithType(corev1.ServiceTypeClusterIP).
 			WithClusterIP(corev1.ClusterIPNone).
@@ -176,6 +179,18 @@ func routeService(r RouteRelease, route contract.Route, port contract.Port) *cor
 				WithPort(port.Port).
 				WithTargetPort(intstr.FromString(portName(port))).
 				WithProtocol(protocol(port))))
+}
+
+// balanceAnnotations adds a route's load-balancing policy and hash key, when it has them: a route
+// without one renders no annotation, and the gateway balances round robin.
+func balanceAnnotations(annotations map[string]string, lb *contract.RouteLoadBalance) {
+	if lb == nil || lb.Policy == "" {
+		return
+	}
+	annotations[contract.AnnotationLoadBalance] = string(lb.Policy)
+	if lb.HashBy != "" {
+		annotations[contract.AnnotationHashBy] = lb.HashBy
+	}
 }
 
 // TLSSecret is the kubernetes.io/tls Secret of a certificate for the component's Ingresses: the chain

@@ -127,7 +127,42 @@ func TestRoutes(t *testing.T) {
 			require.Equal(t, int32(8080), tcp.Spec.Ports[0].Port)
 			require.Equal(t, "http", tcp.Spec.Ports[0].TargetPort.StrVal)
 			require.Equal(t, corev1.ProtocolUDP, udp.Spec.Ports[0].Protocol)
-			require.Equal(t, "5353", udp.Annotations[contract.AnnotationListenPort])
+			require.Equal(t, map[string]string{contract.AnnotationListenPort: "15432"}, tcp.Annotations, "no policy, no load-balance annotation")
+			require.Equal(t, map[string]string{contract.AnnotationListenPort: "5353"}, udp.Annotations)
+		}},
+		{name: "load balancing of an HTTP route", routes: func() []contract.Route {
+			hash, ewma := base("hash", "a.example.com"), base("ewma", "b.example.com")
+			hash.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalanceConsistentHash, HashBy: "cookie:session"}
+			ewma.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalancePeakEWMA}
+			return []contract.Route{hash, ewma}
+		}(), check: func(t *testing.T, o RouteObjects) {
+			require.Equal(t, map[string]string{contract.AnnotationLoadBalance: "consistent-hash", contract.AnnotationHashBy: "cookie:session"},
+				asIngress(t, o.Ingresses[0]).Annotations)
+			require.Equal(t, map[string]string{contract.AnnotationLoadBalance: "peak-ewma"}, asIngress(t, o.Ingresses[1]).Annotations,
+				"no hash-by without a hash key")
+		}},
+		{name: "load balancing of TCP and UDP routes", routes: []contract.Route{
+			{Name: "db", Kind: contract.RouteTCP, PortName: "http", Port: 8080, ListenPort: 15432,
+				LoadBalance: &contract.RouteLoadBalance{Policy: contract.LoadBalanceLeastConnections}},
+			{Name: "dns", Kind: contract.RouteUDP, PortName: "dns", Port: 53, ListenPort: 5353,
+				LoadBalance: &contract.RouteLoadBalance{Policy: contract.LoadBalanceConsistentHash, HashBy: contract.HashByClientIP}},
+		}, check: func(t *testing.T, o RouteObjects) {
+			require.Equal(t, map[string]string{contract.AnnotationListenPort: "15432", contract.AnnotationLoadBalance: "least-connections"},
+				asService(t, o.Services[0]).Annotations)
+			require.Equal(t, map[string]string{contract.AnnotationListenPort: "5353", contract.AnnotationLoadBalance: "consistent-hash",
+				contract.AnnotationHashBy: "client-ip"}, asService(t, o.Services[1]).Annotations)
+		}},
+		{name: "a primary and its canary keep their own policies", routes: func() []contract.Route {
+			primary, canary := base("www", "shop.example.com"), base("www-canary", "shop.example.com")
+			primary.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalanceLeastConnections}
+			canary.Weight = &weight
+			canary.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalanceConsistentHash, HashBy: "header:X-User"}
+			return []contract.Route{primary, canary}
+		}(), check: func(t *testing.T, o RouteObjects) {
+			require.Len(t, o.Ingresses, 2, "routes are never merged: one Ingress each")
+			require.Equal(t, map[string]string{contract.AnnotationLoadBalance: "least-connections"}, asIngress(t, o.Ingresses[0]).Annotations)
+			require.Equal(t, map[string]string{contract.AnnotationCanaryWeight: "25", contract.AnnotationLoadBalance: "consistent-hash",
+				contract.AnnotationHashBy: "header:X-User"}, asIngress(t, o.Ingresses[1]).Annotations)
 		}},
 		{name: "unknown port name", routes: []contract.Route{func() contract.Route {
 			r := base("x", "x.example.com")

@@ -172,6 +172,7 @@ func testRoutes(t *testing.T, open Opener) {
 	web.Header = &contract.RouteMatch{Name: "X-Beta", Value: "1"}
 	web.Cookie = &contract.RouteMatch{Name: "beta", Value: "yes"}
 	web.Certificate, web.ForceHTTPS = "tls", true
+	web.LoadBalance = &contract.RouteLoadBalance{Policy: contract.LoadBalanceConsistentHash, HashBy: "header:X-User"}
 	r, err := st.CreateRoute(ctx, f.component.ID, web)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), r.Version)
@@ -191,7 +192,8 @@ func testRoutes(t *testing.T, open Opener) {
 	require.NoError(t, err)
 
 	port := listenPort(t)
-	tcp := contract.Route{Name: "db", Kind: contract.RouteTCP, PortName: "http", Port: 8080, ListenPort: port}
+	tcp := contract.Route{Name: "db", Kind: contract.RouteTCP, PortName: "http", Port: 8080, ListenPort: port,
+		LoadBalance: &contract.RouteLoadBalance{Policy: contract.LoadBalanceLeastConnections}}
 	_, err = st.CreateRoute(ctx, f.component.ID, tcp)
 	require.NoError(t, err)
 
@@ -276,6 +278,7 @@ func testRoutes(t *testing.T, open Opener) {
 		require.Equal(t, int64(2), got.Version)
 		require.Equal(t, contract.RouteTCP, got.Kind)
 		require.Equal(t, port+1, got.ListenPort)
+		require.Equal(t, tcp.LoadBalance, got.LoadBalance, "the policy changes with the route")
 
 		_, err = st.UpdateRoute(ctx, r.ID, 1, web)
 		require.ErrorIs(t, err, store.ErrConflict)
@@ -290,6 +293,13 @@ func testRoutes(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, int64(3), back.Version)
 		require.Equal(t, "web", back.Name)
+		plain := web
+		plain.LoadBalance = nil
+		cleared, err := st.UpdateRoute(ctx, r.ID, 3, plain)
+		require.NoError(t, err)
+		require.Nil(t, cleared.LoadBalance, "a policy taken off reads back as none")
+		_, err = st.UpdateRoute(ctx, r.ID, 4, web)
+		require.NoError(t, err)
 		_, err = st.UpdateRoute(ctx, "00000000-0000-0000-0000-000000000000", 1, web)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
@@ -378,7 +388,8 @@ func testReleaseRoutes(t *testing.T, open Opener) {
 	routes := []contract.Route{
 		{Name: "a", Kind: contract.RouteHTTP, Host: "a." + ex, Path: "/", PathType: contract.PathPrefix, Port: 8080, Weight: &weight,
 			Header: &contract.RouteMatch{Name: "X-A", Value: "1"}},
-		{Name: "b", Kind: contract.RouteUDP, PortName: "dns", Port: 53, ListenPort: 5353},
+		{Name: "b", Kind: contract.RouteUDP, PortName: "dns", Port: 53, ListenPort: 5353,
+			LoadBalance: &contract.RouteLoadBalance{Policy: contract.LoadBalanceConsistentHash, HashBy: contract.HashByClientIP}},
 	}
 	for _, tt := range []struct {
 		name   string
