@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -87,8 +88,12 @@ func runGateway(ctx context.Context, args []string, out io.Writer) error {
 	httpsListen := f.String("https", "", "HTTPS data plane address (none without)")
 	certFile := f.String("cert", "", "HTTPS default certificate file")
 	keyFile := f.String("key", "", "HTTPS default key file")
+	procs := f.Int("gomaxprocs", 0, "GOMAXPROCS of the gateway (0: the Go default)")
 	if err := f.Parse(args); err != nil {
 		return err
+	}
+	if *procs > 0 {
+		goruntime.GOMAXPROCS(*procs)
 	}
 	kube := fake.NewClientset(benchObjects(*backend, *source, *l4Port)...)
 	g, err := gateway.New(gateway.Config{HTTPListen: *httpListen, AdminListen: "127.0.0.1:0",

@@ -31,6 +31,8 @@ type Config struct {
 	TCPConns    int
 	// CPUProfile, when set, is where the gateway process writes its CPU profile (go tool pprof).
 	CPUProfile string
+	// GatewayProcs is the GOMAXPROCS of the gateway processes, 0 for Go's default (the CPUs).
+	GatewayProcs int
 }
 
 // Validate bounds the run so that it stays under 3 minutes.
@@ -67,6 +69,7 @@ func main() {
 		flag.DurationVar(&cfg.TCPDuration, "tcp-duration", 3*time.Second, "duration of one TCP throughput run")
 		flag.IntVar(&cfg.TCPConns, "tcp-connections", 4, "parallel TCP connections")
 		flag.StringVar(&cfg.CPUProfile, "gateway-cpuprofile", "", "write the gateway's CPU profile to this file")
+		flag.IntVar(&cfg.GatewayProcs, "gateway-gomaxprocs", 0, "GOMAXPROCS of the gateway processes (0: Go's default)")
 		flag.Parse()
 		if err = cfg.Validate(); err == nil {
 			err = run(ctx, cfg)

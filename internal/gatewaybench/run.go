@@ -94,6 +94,7 @@ func run(ctx context.Context, cfg Config) error {
 	}
 	gw, lines, err := procs.start(ctx, "gateway", self, "gateway", "-http", gatewayHTTP, "-backend", backendHTTP,
 		"-source", source, "-l4-port", ports[3], "-cpuprofile", cfg.CPUProfile,
+		"-gomaxprocs", strconv.Itoa(cfg.GatewayProcs),
 		"-https", "127.0.0.1:0", "-cert", certFile, "-key", keyFile)
 	if err != nil {
 		return err
@@ -106,7 +107,8 @@ func run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	accessGW, lines, err := procs.start(ctx, "gateway-accesslog", self, "gateway", "-http", "127.0.0.1:0",
-		"-backend", backendHTTP, "-source", source, "-l4-port", ports[4], "-collector-url", "http://"+lines[1])
+		"-backend", backendHTTP, "-source", source, "-l4-port", ports[4], "-collector-url", "http://"+lines[1],
+		"-gomaxprocs", strconv.Itoa(cfg.GatewayProcs))
 	if err != nil {
 		return err
 	}
@@ -119,7 +121,7 @@ func run(ctx context.Context, cfg Config) error {
 	tcpTargets := []target{{name: "nginx-stream", addr: nl.stream, pid: nginx}, {name: "gateway-l4", addr: gatewayL4, pid: gw}}
 	clock := newCPUClock()
 	fmt.Printf("gateway bench: %d interleaved rounds; wrk -t%d -c%d -d%s; TCP %d connections for %s; GOMAXPROCS of the gateway: %s\n",
-		cfg.Rounds, cfg.Threads, cfg.Connections, cfg.Duration, cfg.TCPConns, cfg.TCPDuration, goMaxProcs())
+		cfg.Rounds, cfg.Threads, cfg.Connections, cfg.Duration, cfg.TCPConns, cfg.TCPDuration, goMaxProcs(cfg.GatewayProcs))
 	for _, t := range httpTargets { // warm up: connections, caches, the gateway's pools
 		if _, _, err := runWrk(ctx, t.url(), cfg.Threads, cfg.Connections, time.Second); err != nil {
 			return fmt.Errorf("warm up %s: %w", t.name, err)
@@ -366,7 +368,10 @@ func freePorts(n int) ([]string, error) {
 	return out, nil
 }
 
-func goMaxProcs() string {
+func goMaxProcs(flag int) string {
+	if flag > 0 {
+		return strconv.Itoa(flag)
+	}
 	if v := os.Getenv("GOMAXPROCS"); v != "" {
 		return v
 	}
