@@ -75,7 +75,7 @@ func (r *armedReader) readFD(fd uintptr) bool {
 		return false
 	}
 	for {
-		n, err := syscall.Read(int(fd), r.p)
+		n, err := rawRead(int(fd), r.p)
 		switch {
 		case err == syscall.EINTR:
 			continue

@@ -118,11 +118,15 @@ func (b *fastBuffers) reader(r io.Reader) *bufio.Reader {
 }
 
 func (b *fastBuffers) writer(conn net.Conn) *bufio.Writer {
+	var w io.Writer = conn
+	if rw, ok := newRawConnWriter(conn); ok {
+		w = rw
+	}
 	if bw, ok := b.writers.Get().(*bufio.Writer); ok {
-		bw.Reset(conn)
+		bw.Reset(w)
 		return bw
 	}
-	return bufio.NewWriterSize(conn, fastBufferSize)
+	return bufio.NewWriterSize(w, fastBufferSize)
 }
 
 func (b *fastBuffers) putReader(br *bufio.Reader) { br.Reset(nil); b.readers.Put(br) }
