@@ -80,6 +80,10 @@ func copyRelay(dst, src *net.TCPConn, buffers *relayBuffers) (int64, error) {
 	}
 	r := &relay{buffers: buffers, src: src, raw: raw}
 	r.readFn = r.readFD
+	var out io.Writer = dst
+	if w, ok := newRawConnWriter(dst); ok {
+		out = w
+	}
 	defer r.release()
 	var total int64
 	for {
@@ -93,7 +97,7 @@ func copyRelay(dst, src *net.TCPConn, buffers *relayBuffers) (int64, error) {
 		if r.err != nil {
 			return total, r.err
 		}
-		n, err := dst.Write((*r.buf)[:r.n])
+		n, err := out.Write((*r.buf)[:r.n])
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -120,7 +124,7 @@ func (r *relay) readFD(fd uintptr) bool {
 		r.buf = r.buffers.get(r.grow)
 	}
 	for {
-		n, err := syscall.Read(int(fd), *r.buf)
+		n, err := rawRead(int(fd), *r.buf)
 		switch {
 		case err == syscall.EINTR:
 			continue
