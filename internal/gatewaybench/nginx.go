@@ -8,7 +8,8 @@ import (
 
 // nginxConfig is nginx as the reference proxy: 2 workers, an upstream with keepalive connections for
 // HTTP (no access log, as the gateway's is discarded in the bench), the same proxy over HTTPS (TLS 1.2
-// and 1.3, the bench's certificate, keep-alive as for HTTP), and a stream proxy for TCP.
+// and 1.3, the bench's certificate, keep-alive as for HTTP), and a stream proxy for TCP. Like the
+// gateway it sends the upstream X-Forwarded-For/-Host/-Proto and a request id, and answers the id.
 const nginxConfig = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
 daemon off;
@@ -35,6 +36,10 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-ID $request_id;
+      add_header X-Request-ID $request_id always;
     }
   }
   server {
@@ -48,7 +53,10 @@ http {
       proxy_set_header Connection "";
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto https;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Request-ID $request_id;
+      add_header X-Request-ID $request_id always;
     }
   }
 }
