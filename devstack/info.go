@@ -13,24 +13,26 @@ func InfoPath(state string) string { return filepath.Join(state, "dev.json") }
 // Info is what `rainflow dev` writes to InfoPath once the platform is up: every address a user or a
 // test needs. Tests read it to drive the platform.
 type Info struct {
-	APIURL         string `json:"apiUrl"`
-	APIToken       string `json:"apiToken"`
-	TemporalAddr   string `json:"temporalAddress"`
-	TemporalUIURL  string `json:"temporalUiUrl,omitempty"`
-	Namespace      string `json:"temporalNamespace"`
-	GatewayURL     string `json:"gatewayUrl"`
-	CollectorURL   string `json:"collectorUrl"`
-	WorkerURL      string `json:"workerUrl"`
-	RegistryAddr   string `json:"registry"`
-	Kubeconfig     string `json:"kubeconfig"`
-	RealNode       bool   `json:"realNode"`
-	RealNodeReason string `json:"realNodeReason,omitempty"`
-	NodeName       string `json:"nodeName,omitempty"`
-	PodCIDR        string `json:"podCidr,omitempty"`
-	BuildKitAddr   string `json:"buildkitAddress,omitempty"`
-	DBDriver       string `json:"dbDriver"`
-	DBDSN          string `json:"dbDsn"`
-	PID            int    `json:"pid"`
+	APIURL        string `json:"apiUrl"`
+	APIToken      string `json:"apiToken"`
+	TemporalAddr  string `json:"temporalAddress"`
+	TemporalUIURL string `json:"temporalUiUrl,omitempty"`
+	Namespace     string `json:"temporalNamespace"`
+	GatewayURL    string `json:"gatewayUrl"`
+	// GatewayAdminURL serves the gateway's /healthz, /readyz, /metrics and /debug/routes.
+	GatewayAdminURL string `json:"gatewayAdminUrl,omitempty"`
+	CollectorURL    string `json:"collectorUrl"`
+	WorkerURL       string `json:"workerUrl"`
+	RegistryAddr    string `json:"registry"`
+	Kubeconfig      string `json:"kubeconfig"`
+	RealNode        bool   `json:"realNode"`
+	RealNodeReason  string `json:"realNodeReason,omitempty"`
+	NodeName        string `json:"nodeName,omitempty"`
+	PodCIDR         string `json:"podCidr,omitempty"`
+	BuildKitAddr    string `json:"buildkitAddress,omitempty"`
+	DBDriver        string `json:"dbDriver"`
+	DBDSN           string `json:"dbDsn"`
+	PID             int    `json:"pid"`
 }
 
 // Write writes the Info to path, readable by its owner only (it holds the API token).

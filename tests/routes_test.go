@@ -290,15 +290,11 @@ func freeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// gatewayAdminURL is the stack gateway's admin address: rainflow dev puts it 10 ports above the
-// gateway's HTTP port (7481 and 7491, shifted alike by --port-offset).
+// gatewayAdminURL is the stack gateway's admin address, as rainflow dev wrote it in its info file.
 func gatewayAdminURL(t *testing.T) string {
 	t.Helper()
-	u, err := url.Parse(stack.GatewayURL)
-	require.NoError(t, err)
-	port, err := strconv.Atoi(u.Port())
-	require.NoError(t, err)
-	return "http://" + net.JoinHostPort(u.Hostname(), strconv.Itoa(port+10))
+	require.NotEmpty(t, stack.GatewayAdminURL, "the dev info file names the gateway's admin address")
+	return stack.GatewayAdminURL
 }
 
 // requireL4Policy waits until the stack gateway's /debug/routes lists the TCP route on port, to

@@ -130,7 +130,7 @@ func runDev(ctx context.Context, args []string) error {
 	info := devstack.Info{
 		APIURL: "http://" + cfg.APIListen, APIToken: token,
 		TemporalAddr: stack.TemporalAddr, TemporalUIURL: stack.TemporalUIURL, Namespace: stack.TemporalNamespace,
-		GatewayURL: "http://" + cfg.GatewayHTTP, CollectorURL: "http://" + cfg.Collector, WorkerURL: "http://" + cfg.WorkerAdmin,
+		GatewayURL: "http://" + cfg.GatewayHTTP, GatewayAdminURL: "http://" + cfg.GatewayAdmin, CollectorURL: "http://" + cfg.Collector, WorkerURL: "http://" + cfg.WorkerAdmin,
 		RegistryAddr: stack.RegistryAddr, Kubeconfig: stack.Kubeconfig,
 		RealNode: stack.RealNode, RealNodeReason: stack.RealNodeReason, NodeName: stack.NodeName, PodCIDR: stack.PodCIDR,
 		BuildKitAddr: stack.BuildKitAddr,
