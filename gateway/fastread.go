@@ -74,20 +74,30 @@ func (r *armedReader) readFD(fd uintptr) bool {
 		}
 		return false
 	}
+	n, ready, err := readReady(fd, r.p, r.conn)
+	if !ready {
+		return false
+	}
+	r.n, r.err = n, err
+	return true
+}
+
+// readReady reads a non-blocking socket once (again after EINTR) for a RawConn.Read callback: ready is
+// false when there is nothing to read yet (EAGAIN); otherwise n bytes were read, or err is io.EOF or
+// the read's error naming conn's peer.
+func readReady(fd uintptr, p []byte, conn net.Conn) (n int, ready bool, err error) {
 	for {
-		n, err := rawRead(int(fd), r.p)
+		n, err := rawRead(int(fd), p)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return false
+			return 0, false, nil
 		case err != nil:
-			r.err = &net.OpError{Op: "read", Net: "tcp", Addr: r.conn.RemoteAddr(), Err: err}
+			return 0, true, &net.OpError{Op: "read", Net: "tcp", Addr: conn.RemoteAddr(), Err: err}
 		case n == 0:
-			r.err = io.EOF
-		default:
-			r.n = n
+			return 0, true, io.EOF
 		}
-		return true
+		return n, true, nil
 	}
 }

@@ -123,22 +123,12 @@ func (r *relay) readFD(fd uintptr) bool {
 	if r.buf == nil {
 		r.buf = r.buffers.get(r.grow)
 	}
-	for {
-		n, err := rawRead(int(fd), *r.buf)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			r.release()
-			r.grow = false
-			return false
-		case err != nil:
-			r.err = &net.OpError{Op: "read", Net: "tcp", Addr: r.src.RemoteAddr(), Err: err}
-		case n == 0:
-			r.err = io.EOF
-		default:
-			r.n = n
-		}
-		return true
+	n, ready, err := readReady(fd, *r.buf, r.src)
+	if !ready {
+		r.release()
+		r.grow = false
+		return false
 	}
+	r.n, r.err = n, err
+	return true
 }
