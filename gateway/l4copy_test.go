@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,15 +58,35 @@ func TestCopyRelayBulk(t *testing.T) {
 		_, _ = sender.Write(payload)
 		_ = sender.CloseWrite()
 	}()
-	// Nobody reads yet: the relay fills receiver's socket buffers and waits in its write, holding the
-	// large buffer it took once a 64 KiB read came back full.
-	require.Eventually(t, func() bool { return len(buffers.largeSlots) == 1 }, 5*time.Second, 5*time.Millisecond,
-		"a bulk stream reads into a large buffer")
-
+	// The receiver reads slowly at first, so the relay keeps waiting in its writes while the sender's
+	// bytes pile up behind it: a 64 KiB read then comes back full, and the next read takes the large
+	// buffer (held while the write waits). Once that is seen the receiver reads at full speed.
+	var grown atomic.Bool
 	got := sha256.New()
-	require.NoError(t, receiver.SetReadDeadline(time.Now().Add(20*time.Second)))
-	_, err := io.Copy(got, receiver)
-	require.NoError(t, err)
+	received := make(chan error, 1)
+	go func() {
+		_ = receiver.SetReadDeadline(time.Now().Add(30 * time.Second))
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := receiver.Read(buf)
+			got.Write(buf[:n])
+			if err == io.EOF {
+				received <- nil
+				return
+			}
+			if err != nil {
+				received <- err
+				return
+			}
+			if !grown.Load() {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	require.Eventually(t, func() bool { return len(buffers.largeSlots) == 1 }, 20*time.Second, time.Millisecond,
+		"a bulk stream reads into a large buffer")
+	grown.Store(true)
+	require.NoError(t, <-received)
 	r := <-done
 	require.NoError(t, r.err)
 	assert.Equal(t, int64(len(payload)), r.n)
