@@ -189,22 +189,7 @@ func TestFastTLSHandOff(t *testing.T) {
 // TestFastTLSWebSocket: a WebSocket upgrade over TLS is handed to net/http and proxied both ways.
 func TestFastTLSWebSocket(t *testing.T) {
 	t.Parallel()
-	backend := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, append([]byte(r.Header.Get("X-Forwarded-Proto")+" echo: "), msg...)); err != nil {
-				return
-			}
-		}
-	}))
+	backend := wsEchoBackend(t, func(r *http.Request) string { return r.Header.Get("X-Forwarded-Proto") + " echo: " })
 	tp := startTLSPlane(t, Routes{HTTP: []HTTPRoute{{Host: "shop.example.com", Path: "/ws", PathType: PathPrefix,
 		Backend: Backend{Service: "shop/ws", Port: "80", Endpoints: []string{hostPort(backend)}}}}}, httpHeaderTimeout)
 

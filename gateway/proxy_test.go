@@ -163,23 +163,7 @@ func TestProxyRoundRobin(t *testing.T) {
 
 func TestProxyWebSocket(t *testing.T) {
 	t.Parallel()
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		for {
-			typ, msg, err := c.Read(r.Context())
-			if err != nil {
-				return
-			}
-			if err := c.Write(r.Context(), typ, append([]byte("echo: "), msg...)); err != nil {
-				return
-			}
-		}
-	}))
-	t.Cleanup(backend.Close)
+	backend := wsEchoBackend(t, func(*http.Request) string { return "echo: " })
 	srv, _ := dataPlane(t, &Routes{HTTP: []HTTPRoute{{Host: "ws.example.com", Path: "/ws", PathType: PathPrefix,
 		Backend: Backend{Service: "shop/ws", Port: "80", Endpoints: []string{hostPort(backend)}}}}})
 
@@ -190,6 +174,27 @@ func TestProxyWebSocket(t *testing.T) {
 	assert.Equal(t, http.StatusSwitchingProtocols, res.StatusCode)
 	requireEchoes(t, ctx, c, "echo: ")
 	require.NoError(t, c.Close(websocket.StatusNormalClosure, "done"))
+}
+
+// wsEchoBackend is a WebSocket server sending every message back after prefix(the upgrade request).
+func wsEchoBackend(t *testing.T, prefix func(*http.Request) string) *httptest.Server {
+	t.Helper()
+	return httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		for {
+			typ, msg, err := c.Read(r.Context())
+			if err != nil {
+				return
+			}
+			if err := c.Write(r.Context(), typ, append([]byte(prefix(r)), msg...)); err != nil {
+				return
+			}
+		}
+	}))
 }
 
 // requireEchoes sends two messages on c and requires each back with prefix before it.

@@ -7,8 +7,8 @@ import (
 )
 
 // nginxConfig is nginx as the reference proxy: 2 workers, an upstream with keepalive connections for
-// HTTP (no access log, as the gateway's is discarded in the bench), the same proxy over HTTPS (TLS 1.2
-// and 1.3, the bench's certificate, keep-alive as for HTTP), and a stream proxy for TCP. Like the
+// HTTP (no access log, as the gateway's is discarded in the bench), the same server listening for HTTPS
+// too (TLS 1.2 and 1.3, the bench's certificate, keep-alive as for HTTP), and a stream proxy for TCP. Like the
 // gateway it sends the upstream X-Forwarded-For/-Host/-Proto and a request id, and answers the id.
 const nginxConfig = `load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 2;
@@ -30,19 +30,6 @@ http {
   }
   server {
     listen %[3]s;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Request-ID $request_id;
-      add_header X-Request-ID $request_id always;
-    }
-  }
-  server {
     listen %[6]s ssl;
     ssl_certificate %[7]s;
     ssl_certificate_key %[8]s;

@@ -368,9 +368,9 @@ func freePorts(n int) ([]string, error) {
 	return out, nil
 }
 
-func goMaxProcs(flag int) string {
-	if flag > 0 {
-		return strconv.Itoa(flag)
+func goMaxProcs(procs int) string {
+	if procs > 0 {
+		return strconv.Itoa(procs)
 	}
 	if v := os.Getenv("GOMAXPROCS"); v != "" {
 		return v
